@@ -1,0 +1,65 @@
+# Two commands set everything up on a fresh machine:
+#   make lab    create .venv, install, build the corpus, open JupyterLab on notebooks/
+#   make test   create .venv if missing, run the whole suite (unit tests + every notebook)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+CORPUS := data/shakespeare.txt
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+TORCH  := torch==2.13.0
+
+.PHONY: venv corpus lab test test-unit test-notebooks test-oracle notebooks train sample bench lint clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+$(CORPUS): | $(STAMP)
+	$(PY) data/build_corpus.py
+
+corpus: $(CORPUS)
+
+lab: venv corpus
+	$(VENV)/bin/jupyter lab notebooks/
+
+# Unit tests, then every notebook re-executed and compared cell by cell with its stored outputs.
+test: venv corpus
+	$(PY) -m pytest tests notebooks $(NBVAL)
+
+test-unit: venv corpus
+	$(PY) -m pytest tests
+
+test-notebooks: venv corpus
+	$(PY) -m pytest notebooks $(NBVAL)
+
+# The same model in torch.nn.LSTM must give the same logits, loss and gradients.
+test-oracle: venv corpus
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pytest tests/oracle -p no:cacheprovider
+
+# Re-execute every notebook from its .py source (the outputs nbval compares against).
+notebooks: venv corpus
+	cd notebooks && for f in [0-9]*.py; do \
+		echo "executing $$f"; ../$(PY) -m jupytext --to ipynb --execute $$f || exit 1; done
+
+train: venv corpus
+	$(PY) -m lstm_core train --out runs/default/model.npz --metrics-json runs/default/metrics.json --overwrite
+
+sample: venv corpus
+	$(PY) -m lstm_core sample
+
+bench: venv
+	@$(PY) -c "import torch" 2>/dev/null || echo "(PyTorch is not installed: its column stays empty. Install it with: $(PY) -m pip install $(TORCH))"
+	$(PY) -m lstm_core bench
+
+lint: venv
+	$(VENV)/bin/ruff check lstm_core.py data bench tests notebooks/*.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache *.egg-info

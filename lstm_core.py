@@ -1,0 +1,1176 @@
+"""A character-level LSTM language model in NumPy, read top to bottom like a chapter.
+
+    data -> parameters -> forward -> loss -> backward -> clipping -> AdamW
+         -> training loop -> sampling -> checkpoints -> gradient check -> benchmark -> CLI
+
+The symbols are the notebooks' symbols. For one layer and one time step t, with the input
+x_t, the previous hidden state h_{t-1} and cell state c_{t-1}:
+
+    z_t = x_t W_x + h_{t-1} W_h + b          (B, 4H)   all four gates in one product
+    i_t = sigmoid(z_i)   f_t = sigmoid(z_f)   g_t = tanh(z_g)   o_t = sigmoid(z_o)
+    c_t = f_t * c_{t-1} + i_t * g_t
+    h_t = o_t * tanh(c_t)
+    logits_t = h_t W_y + b_y                 (B, V)
+
+The gate order i, f, g, o is PyTorch's (`torch.nn.LSTM`), so weights move between the two
+by a transpose. Arrays are time-major: a window of characters is `x` of shape (T, B), T steps
+of B independent streams. The first layer's input is a character id, and `x_t W_x` for a
+one-hot x_t is row `x_t` of W_x: the embedding lookup `W_x0[x]` is exactly that product.
+
+Command line (see `python -m lstm_core --help`):
+
+    python -m lstm_core train  [--data PATH] [--time-budget SECONDS] [--out CKPT] ...
+    python -m lstm_core sample [--checkpoint CKPT] [--prime TEXT] [--length N] ...
+    python -m lstm_core gradcheck [--layers L] [--json]
+    python -m lstm_core bench [--json]
+
+Depends on NumPy only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+DATA_DIR = ROOT / "data"
+DEFAULT_CORPUS = DATA_DIR / "shakespeare.txt"
+DEFAULT_CHECKPOINT = DATA_DIR / "shakespeare_lstm.npz"
+CHECKPOINT_FORMAT = "lstm_core checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+class LSTMError(Exception):
+    """A mistake in what the user asked for (bad file, bad flag). The CLI prints it on one
+    line and exits with status 2; it is never a bug in this module."""
+
+
+# --------------------------------------------------------------------------------------
+# Configuration: the default recipe, in one visible place.
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Config:
+    # model
+    hidden_size: int = 512  # H, units per layer; 128 learns fast, 512-1024 learns more
+    num_layers: int = 2  # stacked LSTM layers; 1-3
+    dropout: float = 0.1  # inverted dropout on each layer's output (training only); 0-0.5
+    forget_bias: float = 1.0  # initial forget-gate bias (Jozefowicz et al. 2015); 0-2
+    # data
+    batch_size: int = 64  # B, parallel streams of text; 16-128
+    seq_len: int = 100  # T, steps of truncated backpropagation through time; 25-200
+    # optimiser (AdamW)
+    lr: float = 2e-3  # peak learning rate; 1e-3 - 5e-3
+    beta1: float = 0.9
+    beta2: float = 0.99
+    eps: float = 1e-8
+    weight_decay: float = 0.01  # decoupled decay, weight matrices only; 0-0.1
+    grad_clip: float = 1.0  # max global L2 norm of the gradient; 0.5-5
+    warmup_steps: int = 100  # linear warm-up, then cosine decay to min_lr_frac * lr
+    min_lr_frac: float = 0.1
+    # run
+    max_steps: int | None = None  # stop (and end the schedule) here; None: time only
+    time_budget: float | None = 3600.0  # seconds; the schedule decays over this time
+    eval_every: int = 250  # steps between validation estimates and checkpoints
+    eval_chars: int = 100_000  # validation characters per estimate (the last is full)
+    seed: int = 0
+    dtype: str = "float32"  # float32 to train, float64 for gradient checks
+
+    def validate(self) -> None:
+        positive = ["hidden_size", "num_layers", "batch_size", "seq_len", "eval_every",
+                    "eval_chars"]
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise LSTMError(f"--{name.replace('_', '-')} must be a positive integer, "
+                                f"got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise LSTMError(f"--lr must be > 0, got {self.lr}")
+        if not 0 <= self.dropout < 1:
+            raise LSTMError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if self.weight_decay < 0:
+            raise LSTMError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+        if self.grad_clip <= 0:
+            raise LSTMError(f"--grad-clip must be > 0, got {self.grad_clip}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise LSTMError(f"--max-steps must be a positive integer, got {self.max_steps}")
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise LSTMError(f"--time-budget must be > 0 seconds, got {self.time_budget}")
+        if self.max_steps is None and self.time_budget is None:
+            raise LSTMError("give --max-steps or --time-budget (or both)")
+        if self.dtype not in ("float32", "float64"):
+            raise LSTMError(f"--dtype must be float32 or float64, got {self.dtype}")
+
+
+# --------------------------------------------------------------------------------------
+# Data: corpus, vocabulary, split, streams for truncated BPTT
+# --------------------------------------------------------------------------------------
+
+
+def load_corpus(path: str | Path | None = None) -> str:
+    """The text of a UTF-8 file; with no path, the default Shakespeare corpus (built from
+    its pinned source by data/build_corpus.py the first time it is needed)."""
+    if path is None:
+        path = DEFAULT_CORPUS
+        if not path.exists():
+            script = DATA_DIR / "build_corpus.py"
+            done = subprocess.run([sys.executable, str(script)], capture_output=True,
+                                  text=True)
+            if done.returncode != 0 or not path.exists():
+                why = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+                raise LSTMError(f"could not build the default corpus: {why[0]}")
+    path = Path(path)
+    if not path.is_file():
+        raise LSTMError(f"data file not found: {path}")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise LSTMError(f"{path} is not UTF-8 text (byte {e.start} cannot be decoded)") from None
+    if not text:
+        raise LSTMError(f"{path} is empty")
+    return text
+
+
+class Vocabulary:
+    """The sorted set of characters of a text, and the maps char <-> id.
+
+    Sorted, so the ids are the same on every run and machine (the order of `set(text)`
+    changes from one Python process to the next).
+    """
+
+    def __init__(self, chars: str | list[str]):
+        self.chars = "".join(chars)
+        self.stoi = {ch: i for i, ch in enumerate(self.chars)}
+        if len(self.stoi) != len(self.chars):
+            raise ValueError("vocabulary characters must be distinct")
+
+    @classmethod
+    def from_text(cls, text: str) -> Vocabulary:
+        return cls(sorted(set(text)))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Vocabulary) and self.chars == other.chars
+
+    def __repr__(self) -> str:
+        return f"Vocabulary({len(self)} chars: {self.chars!r})"
+
+    def encode(self, text: str) -> np.ndarray:
+        """Text -> int32 ids of shape (len(text),). Unknown characters raise LSTMError."""
+        unknown = sorted(set(text) - self.stoi.keys())
+        if unknown:
+            raise LSTMError(f"characters not in the vocabulary: {''.join(unknown)!r}")
+        return np.array([self.stoi[ch] for ch in text], dtype=np.int32)
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[i] for i in np.asarray(ids).ravel())
+
+
+def split_data(ids: np.ndarray, train_frac: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """First 90 % for training, last 10 % for validation (no shuffling: text is ordered)."""
+    n = int(len(ids) * train_frac)
+    return ids[:n], ids[n:]
+
+
+def make_streams(ids: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut `ids` into B contiguous streams for truncated BPTT.
+
+    Returns inputs and targets of shape (B, N), targets shifted one character ahead. Stream
+    b is the b-th of B equal slices of the text, so window k+1 of every stream continues
+    exactly where window k ended, and the hidden state can be carried from one to the next.
+    """
+    n = (len(ids) - 1) // batch_size
+    if n < 1:
+        raise LSTMError(f"text of {len(ids)} characters is too short for {batch_size} streams")
+    inputs = ids[: n * batch_size].reshape(batch_size, n)
+    targets = ids[1 : n * batch_size + 1].reshape(batch_size, n)
+    return inputs, targets
+
+
+def num_windows(streams: tuple[np.ndarray, np.ndarray], seq_len: int) -> int:
+    """How many whole windows of T steps the streams hold."""
+    return streams[0].shape[1] // seq_len
+
+
+def get_window(streams, k: int, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Window k of every stream, time-major: x and y of shape (T, B)."""
+    inputs, targets = streams
+    s = slice(k * seq_len, (k + 1) * seq_len)
+    return np.ascontiguousarray(inputs[:, s].T), np.ascontiguousarray(targets[:, s].T)
+
+
+# --------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------
+
+
+def init_params(vocab_size: int, hidden_size: int, num_layers: int = 1, *,
+                forget_bias: float = 1.0, seed: int | np.random.Generator = 0,
+                dtype="float32") -> dict[str, np.ndarray]:
+    """Weights drawn from U(-1/sqrt(H), 1/sqrt(H)) as in torch.nn.LSTM; biases zero except
+    the forget gate's, set to `forget_bias` so that early on the cell keeps its memory.
+
+    Names and shapes (V characters, H hidden units, layer l):
+        W_x0 (V, 4H)   W_x{l} (H, 4H) for l >= 1   input weights, gates i, f, g, o
+        W_h{l} (H, 4H)                               recurrent weights
+        b{l} (4H,)                                    gate biases
+        W_y (H, V), b_y (V,)                          output layer
+    """
+    rng = np.random.default_rng(seed)
+    V, H = vocab_size, hidden_size
+    k = 1.0 / math.sqrt(H)
+    params = {}
+    for layer in range(num_layers):
+        rows = V if layer == 0 else H
+        params[f"W_x{layer}"] = rng.uniform(-k, k, (rows, 4 * H))
+        params[f"W_h{layer}"] = rng.uniform(-k, k, (H, 4 * H))
+        b = np.zeros(4 * H)
+        b[H : 2 * H] = forget_bias
+        params[f"b{layer}"] = b
+    params["W_y"] = rng.uniform(-k, k, (H, V))
+    params["b_y"] = np.zeros(V)
+    return {name: p.astype(dtype) for name, p in params.items()}
+
+
+def num_layers_of(params) -> int:
+    return sum(1 for name in params if name.startswith("W_h"))
+
+
+def count_params(params) -> int:
+    return int(sum(p.size for p in params.values()))
+
+
+def zero_state(params, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(h, c), each (L, B, H) of zeros: the state at the start of a stream."""
+    L, H = num_layers_of(params), params["W_h0"].shape[0]
+    dtype = params["W_h0"].dtype
+    return np.zeros((L, batch_size, H), dtype), np.zeros((L, batch_size, H), dtype)
+
+
+# --------------------------------------------------------------------------------------
+# Forward pass
+# --------------------------------------------------------------------------------------
+
+
+def sigmoid(x):
+    """1 / (1 + e^-x), written as 0.5 + 0.5 tanh(x / 2): the same function, but it never
+    overflows (e^-x does for x < -88 in float32) and needs one transcendental call."""
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+
+def lstm_layer_forward(xw, h0, c0, W_h):
+    """Run one LSTM layer over a window.
+
+    xw: (T, B, 4H) input projections x_t W_x + b for every step, computed before the loop
+        in one product; it is overwritten with the gate activations (i, f, g, o).
+    h0, c0: (B, H) the state carried in.
+    Returns hs of shape (T+1, B, H) with hs[0] = h0 and hs[t+1] = h_t, and the cache that
+    lstm_layer_backward needs.
+    """
+    T, B, H4 = xw.shape
+    H = H4 // 4
+    gates = xw
+    hs = np.empty((T + 1, B, H), xw.dtype)
+    cs = np.empty((T + 1, B, H), xw.dtype)
+    tanh_cs = np.empty((T, B, H), xw.dtype)
+    hs[0], cs[0] = h0, c0
+    # sigmoid(z) = 0.5 tanh(0.5 z) + 0.5 on the i, f, o columns and tanh(z) on g: one tanh
+    # over all 4H columns, between a scale and a shift.
+    scale = np.full(4 * H, 0.5, xw.dtype)
+    scale[2 * H : 3 * H] = 1.0
+    shift = np.full(4 * H, 0.5, xw.dtype)
+    shift[2 * H : 3 * H] = 0.0
+    hW = np.empty((B, 4 * H), xw.dtype)
+    ig = np.empty((B, H), xw.dtype)
+    for t in range(T):
+        z = gates[t]  # (B, 4H), holds x_t W_x + b
+        np.matmul(hs[t], W_h, out=hW)
+        z += hW  # z = x_t W_x + h_{t-1} W_h + b
+        z *= scale
+        np.tanh(z, out=z)
+        z *= scale
+        z += shift  # z = [i, f, g, o]
+        i, f, g, o = z[:, :H], z[:, H : 2 * H], z[:, 2 * H : 3 * H], z[:, 3 * H :]
+        np.multiply(f, cs[t], out=cs[t + 1])
+        np.multiply(i, g, out=ig)
+        cs[t + 1] += ig  # c_t = f * c_{t-1} + i * g
+        np.tanh(cs[t + 1], out=tanh_cs[t])
+        np.multiply(o, tanh_cs[t], out=hs[t + 1])  # h_t = o * tanh(c_t)
+    return hs, (gates, cs, tanh_cs, hs, W_h)
+
+
+def forward(params, x, state=None, *, dropout: float = 0.0, rng=None):
+    """Logits for every position of a window.
+
+    x: (T, B) int character ids. state: (h, c) each (L, B, H), or None for zeros.
+    dropout: probability of zeroing each output unit of every layer (inverted dropout: the
+    kept units are scaled by 1/(1-p), so nothing changes at evaluation, where p = 0).
+    Returns logits (T, B, V), the final state (h, c), and the cache for `backward`.
+    """
+    T, B = x.shape
+    L = num_layers_of(params)
+    H = params["W_h0"].shape[0]
+    if state is None:
+        state = zero_state(params, B)
+    h_in, c_in = state
+    h_out, c_out = np.empty_like(h_in), np.empty_like(c_in)
+    layers = []
+    inp = None
+    for layer in range(L):
+        W_x, b = params[f"W_x{layer}"], params[f"b{layer}"]
+        if layer == 0:
+            xw = W_x[x]  # (T, B, 4H): row lookup = one-hot(x) @ W_x0
+        else:
+            xw = (inp.reshape(T * B, H) @ W_x).reshape(T, B, 4 * H)
+        xw += b
+        hs, cache = lstm_layer_forward(xw, h_in[layer], c_in[layer], params[f"W_h{layer}"])
+        h_out[layer], c_out[layer] = hs[T], cache[1][T]
+        out, mask = hs[1:], None
+        if dropout > 0:
+            keep = (rng.random(out.shape) >= dropout).astype(out.dtype)
+            mask = keep / out.dtype.type(1 - dropout)
+            out = out * mask
+        layers.append((inp, cache, mask))
+        inp = out
+    logits = (inp.reshape(T * B, H) @ params["W_y"]).reshape(T, B, -1)
+    logits += params["b_y"]
+    return logits, (h_out, c_out), (x, layers, inp, params)
+
+
+# --------------------------------------------------------------------------------------
+# Loss: mean cross-entropy in nats per character
+# --------------------------------------------------------------------------------------
+
+
+def softmax(logits, axis=-1):
+    """exp(l) / sum exp(l), after subtracting the max so that exp never overflows."""
+    e = np.exp(logits - logits.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def cross_entropy(logits, y):
+    """Mean of -log p(y) over all positions, in nats, and its gradient w.r.t. the logits.
+
+    logits: (..., V), y: (...) int. Returns (loss: float, dlogits: same shape as logits).
+    """
+    V = logits.shape[-1]
+    flat = logits.reshape(-1, V)
+    N = flat.shape[0]
+    shifted = flat - flat.max(axis=1, keepdims=True)
+    probs = np.exp(shifted)
+    sums = probs.sum(axis=1, keepdims=True)
+    rows, cols = np.arange(N), y.ravel()
+    log_p = shifted[rows, cols] - np.log(sums[:, 0])
+    loss = -float(np.mean(log_p, dtype=np.float64))
+    probs /= sums
+    probs[rows, cols] -= 1.0  # d loss / d logits = (softmax - one_hot) / N
+    probs /= N
+    return loss, probs.reshape(logits.shape)
+
+
+def bits_per_char(nats: float) -> float:
+    return nats / math.log(2)
+
+
+def perplexity(nats: float) -> float:
+    return math.exp(nats)
+
+
+# --------------------------------------------------------------------------------------
+# Backward pass: backpropagation through time
+# --------------------------------------------------------------------------------------
+
+
+def lstm_layer_backward(dhs, dh_T, dc_T, cache):
+    """Gradients of one layer, given dL/dh_t from above for every step.
+
+    dhs: (T, B, H) gradient w.r.t. each output h_t (from the output layer or the layer above).
+    dh_T, dc_T: (B, H) gradient flowing into the final state (zeros within one window).
+    Returns dz (T, B, 4H) the gradient w.r.t. the gate pre-activations z_t, dW_h (H, 4H),
+    and dh0, dc0 (B, H) the gradient w.r.t. the state carried in.
+
+    Going back one step:
+        dh_t  = dhs_t + dz_{t+1} W_h^T
+        dc_t  = dc_{t+1} * f_{t+1} + dh_t * o_t * (1 - tanh(c_t)^2)
+        dz_i  = dc_t * g_t * i_t (1 - i_t)          dz_f = dc_t * c_{t-1} * f_t (1 - f_t)
+        dz_g  = dc_t * i_t * (1 - g_t^2)            dz_o = dh_t * tanh(c_t) * o_t (1 - o_t)
+    The factors that multiply dc_t and dh_t depend on the forward pass only, so they are
+    computed for all T steps at once before the loop; the loop does only the recursion.
+    """
+    gates, cs, tanh_cs, hs, W_h = cache
+    T, B, H = tanh_cs.shape
+    i, f, g, o = (gates[..., k * H : (k + 1) * H] for k in range(4))
+    dz = np.empty_like(gates)  # first the local factors, then (in place) dz itself
+    dz4 = dz.reshape(T, B, 4, H)
+    np.multiply(g, i * (1 - i), out=dz4[:, :, 0])
+    np.multiply(cs[:-1], f * (1 - f), out=dz4[:, :, 1])
+    np.multiply(i, 1 - g * g, out=dz4[:, :, 2])
+    np.multiply(tanh_cs, o * (1 - o), out=dz4[:, :, 3])
+    k_c = o * (1 - tanh_cs * tanh_cs)  # dc_t / dh_t through h_t = o tanh(c_t)
+    dh = dh_T.copy()
+    dc = dc_T.copy()
+    tmp = np.empty_like(dh)
+    W_hT = np.ascontiguousarray(W_h.T)
+    for t in reversed(range(T)):
+        dh += dhs[t]  # dh_t
+        np.multiply(dh, k_c[t], out=tmp)
+        dc += tmp  # dc_t
+        dz4[t, :, :3] *= dc[:, None, :]  # dz_i, dz_f, dz_g
+        dz4[t, :, 3] *= dh  # dz_o
+        dc *= f[t]  # the part of dc_{t-1} that flows through c_t = f_t c_{t-1} + ...
+        np.matmul(dz[t], W_hT, out=dh)  # the part of dh_{t-1} that flows through z_t
+    dW_h = hs[:-1].reshape(T * B, H).T @ dz.reshape(T * B, 4 * H)  # all T steps, one GEMM
+    return dz, dW_h, dh, dc
+
+
+def backward(dlogits, cache):
+    """Gradients of every parameter and of the initial state (h, c).
+
+    dlogits: (T, B, V) from `cross_entropy`; cache from `forward`.
+    Returns grads (a dict with the keys of params, each the parameter's shape) and
+    (dh0, dc0), each (L, B, H).
+    """
+    x, layers, top, params = cache
+    T, B, V = dlogits.shape
+    H = params["W_h0"].shape[0]
+    d2 = dlogits.reshape(T * B, V)
+    grads = {"W_y": top.reshape(T * B, H).T @ d2, "b_y": d2.sum(axis=0)}
+    dhs = (d2 @ params["W_y"].T).reshape(T, B, H)
+    L = len(layers)
+    dh0 = np.empty((L, B, H), dlogits.dtype)
+    dc0 = np.empty_like(dh0)
+    zeros = np.zeros((B, H), dlogits.dtype)
+    for layer in reversed(range(L)):
+        inp, layer_cache, mask = layers[layer]
+        if mask is not None:
+            dhs = dhs * mask
+        dz, grads[f"W_h{layer}"], dh0[layer], dc0[layer] = lstm_layer_backward(
+            dhs, zeros, zeros, layer_cache)
+        dz2 = dz.reshape(T * B, 4 * H)
+        grads[f"b{layer}"] = dz2.sum(axis=0)
+        W_x = params[f"W_x{layer}"]
+        if layer == 0:
+            dW_x = np.zeros_like(W_x)
+            np.add.at(dW_x, x.ravel(), dz2)  # the lookup's gradient: rows add up
+            grads["W_x0"] = dW_x
+        else:
+            grads[f"W_x{layer}"] = inp.reshape(T * B, H).T @ dz2
+            dhs = (dz2 @ W_x.T).reshape(T, B, H)
+    return {name: grads[name] for name in params}, (dh0, dc0)
+
+
+def loss_and_grads(params, x, y, state=None, *, dropout=0.0, rng=None):
+    """One window: forward, loss, backward. Returns (loss, grads, final_state)."""
+    logits, final_state, cache = forward(params, x, state, dropout=dropout, rng=rng)
+    loss, dlogits = cross_entropy(logits, y)
+    grads, _ = backward(dlogits, cache)
+    return loss, grads, final_state
+
+
+# --------------------------------------------------------------------------------------
+# Clipping and the optimiser
+# --------------------------------------------------------------------------------------
+
+
+def global_norm(grads) -> float:
+    return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+
+
+def clip_by_global_norm(grads, max_norm: float) -> float:
+    """Scale all gradients by one factor so that their joint L2 norm is at most max_norm.
+    One factor keeps the direction (clipping each element to a range does not).
+    Returns the norm before clipping."""
+    norm = global_norm(grads)
+    if norm > max_norm:
+        scale = max_norm / (norm + 1e-6)
+        for g in grads.values():
+            g *= scale
+    return norm
+
+
+def is_decayed(name: str) -> bool:
+    """Weight decay applies to weight matrices (W_*), never to biases."""
+    return name.startswith("W")
+
+
+class AdamW:
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as torch.optim.AdamW.
+
+    For each parameter p with gradient g, at step t = 1, 2, ...:
+        p <- p - lr * wd * p                 (decay, weight matrices only)
+        m <- beta1 m + (1 - beta1) g         v <- beta2 v + (1 - beta2) g^2
+        m_hat = m / (1 - beta1^t)            v_hat = v / (1 - beta2^t)
+        p <- p - lr * m_hat / (sqrt(v_hat) + eps)
+    """
+
+    def __init__(self, params, lr=2e-3, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.01):
+        self.lr, self.beta1, self.beta2 = lr, beta1, beta2
+        self.eps, self.weight_decay = eps, weight_decay
+        self.t = 0
+        self.m = {name: np.zeros_like(p) for name, p in params.items()}
+        self.v = {name: np.zeros_like(p) for name, p in params.items()}
+
+    def step(self, params, grads, lr: float | None = None) -> None:
+        lr = self.lr if lr is None else lr
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        bc1 = 1 - b1**self.t  # bias corrections: m and v start at 0 and
+        bc2 = 1 - b2**self.t  # would underestimate the moments in the first steps
+        for name, p in params.items():
+            g, m, v = grads[name], self.m[name], self.v[name]
+            if self.weight_decay and is_decayed(name):
+                p *= 1 - lr * self.weight_decay
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            denom = np.sqrt(v / bc2)
+            denom += self.eps
+            p -= (lr / bc1) * m / denom
+
+
+def lr_at(cfg: Config, step: int, progress: float) -> float:
+    """Learning rate at `step` (0-based): linear warm-up over warmup_steps, then cosine decay
+    from lr to min_lr_frac * lr as `progress` goes from 0 to 1."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    floor = cfg.lr * cfg.min_lr_frac
+    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+# --------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------
+
+
+def train_step(params, opt: AdamW, x, y, state, *, lr, grad_clip, dropout=0.0, rng=None):
+    """One optimisation step on one window: forward, backward, clip, AdamW.
+    Returns (loss in nats/char, gradient norm before clipping, final state)."""
+    loss, grads, state = loss_and_grads(params, x, y, state, dropout=dropout, rng=rng)
+    norm = clip_by_global_norm(grads, grad_clip)
+    opt.step(params, grads, lr)
+    return loss, norm, state
+
+
+def evaluate(params, ids: np.ndarray, batch_size: int, seq_len: int,
+             max_chars: int | None = None) -> float:
+    """Mean cross-entropy (nats/char) of the model on `ids`, read as B streams in windows of
+    T with the state carried over, as in training. With max_chars, only the first windows
+    holding about that many characters."""
+    B = max(1, min(batch_size, (len(ids) - 1) // seq_len))
+    streams = make_streams(ids, B)
+    n = num_windows(streams, seq_len)
+    if n < 1:
+        raise LSTMError(f"validation text of {len(ids)} characters is shorter than one "
+                        f"window of {seq_len}; use a smaller --seq-len or a longer text")
+    if max_chars is not None:
+        n = max(1, min(n, max_chars // (B * seq_len)))
+    state = zero_state(params, B)
+    total = 0.0
+    for k in range(n):
+        x, y = get_window(streams, k, seq_len)
+        logits, state, _ = forward(params, x, state)
+        total += cross_entropy(logits, y)[0]
+    return total / n
+
+
+@dataclass
+class TrainResult:
+    params: dict
+    vocab: Vocabulary
+    config: Config
+    history: list  # one dict per evaluation: step, train_loss, val_loss, lr, seconds
+    metrics: dict  # the --metrics-json keys
+
+
+class _Progress:
+    """A one-line progress display on a terminal (stderr), silent elsewhere."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+
+    def update(self, step, total_steps, loss, chars_per_sec, eta):
+        if not self.enabled:
+            return
+        total = f"/{total_steps}" if total_steps else ""
+        eta_s = time.strftime("%H:%M:%S", time.gmtime(max(eta, 0))) if eta is not None else "?"
+        sys.stderr.write(f"\rstep {step}{total}  loss {loss:.3f}  {chars_per_sec:,.0f} chars/s"
+                         f"  ETA {eta_s}   ")
+        sys.stderr.flush()
+
+    def close(self):
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
+          out=None, resume=None, metrics_json=None, overwrite=False, verbose=True,
+          stop_at: int | None = None) -> TrainResult:
+    """Train (or resume) a model and return it with its history and metrics.
+
+    text or data_path: the corpus (default: Shakespeare). out: checkpoint path, written
+    atomically at every evaluation and at the end. resume: a checkpoint to continue; its
+    model and schedule settings win over `cfg`'s, except max_steps and time_budget.
+    stop_at: stop (and save) at this step although the schedule runs on to max_steps;
+    resuming then continues exactly as if the run had never stopped.
+    """
+    cfg = dataclasses.replace(cfg) if cfg is not None else Config()
+    if text is None:
+        text = load_corpus(data_path)
+    if out is not None:
+        out = Path(out)
+        if out.exists() and not overwrite and (resume is None or
+                                               Path(resume).resolve() != out.resolve()):
+            raise LSTMError(f"{out} exists; pass --overwrite to replace it or --resume it")
+    vocab = Vocabulary.from_text(text)
+    ckpt = None
+    if resume is not None:
+        ckpt = load_checkpoint(resume)
+        if ckpt["vocab"] != vocab:
+            raise LSTMError(f"the data's vocabulary ({len(vocab)} chars) differs from the "
+                            f"checkpoint's ({len(ckpt['vocab'])} chars): resume on the same text")
+        keep = {"max_steps": cfg.max_steps, "time_budget": cfg.time_budget}
+        cfg = dataclasses.replace(ckpt["config"], **keep)
+    cfg.validate()
+    ids = vocab.encode(text)
+    train_ids, val_ids = split_data(ids)
+    T, B = cfg.seq_len, cfg.batch_size
+    if len(train_ids) - 1 < B * T or len(val_ids) - 1 < T:
+        raise LSTMError(f"corpus of {len(text):,} characters is too short for batches of "
+                        f"{B} x {T}: use a smaller --batch-size or --seq-len")
+    streams = make_streams(train_ids, B)
+    n_windows = num_windows(streams, T)
+
+    if ckpt is None:
+        params = init_params(len(vocab), cfg.hidden_size, cfg.num_layers,
+                             forget_bias=cfg.forget_bias, seed=cfg.seed, dtype=cfg.dtype)
+        opt = AdamW(params, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay)
+        rng = np.random.default_rng(cfg.seed + 1)
+        state = zero_state(params, B)
+        step, window, elapsed, history = 0, 0, 0.0, []
+    else:
+        params, opt, state = ckpt["params"], ckpt["opt"], ckpt["state"]
+        rng = np.random.default_rng()
+        rng.bit_generator.state = ckpt["rng"]
+        step, window = ckpt["step"], ckpt["window"]
+        elapsed, history = ckpt["elapsed"], ckpt["history"]
+
+    def progress_of(step, elapsed):
+        p = 0.0
+        if cfg.max_steps:
+            p = max(p, step / cfg.max_steps)
+        if cfg.time_budget:
+            p = max(p, elapsed / cfg.time_budget)
+        return p
+
+    def log(msg):
+        if verbose:
+            print(msg, flush=True)
+
+    def save():
+        if out is not None:
+            save_checkpoint(out, params=params, opt=opt, state=state, vocab=vocab, cfg=cfg,
+                            step=step, window=window, elapsed=elapsed, rng=rng,
+                            history=history)
+
+    chars_per_step = B * T
+    bar = _Progress(verbose)
+    train_time, train_chars = 0.0, 0
+    recent = []
+    start = time.perf_counter() - elapsed
+    log(f"training {count_params(params):,} parameters on {len(train_ids):,} characters "
+        f"(vocabulary {len(vocab)}), H={cfg.hidden_size} L={cfg.num_layers} B={B} T={T}")
+    while progress_of(step, elapsed) < 1.0 and (stop_at is None or step < stop_at):
+        if window == 0:
+            state = zero_state(params, B)  # the streams start over: forget the old state
+        x, y = get_window(streams, window, T)
+        lr = lr_at(cfg, step, progress_of(step, elapsed))
+        t0 = time.perf_counter()
+        loss, _, state = train_step(params, opt, x, y, state, lr=lr, grad_clip=cfg.grad_clip,
+                                    dropout=cfg.dropout, rng=rng)
+        train_time += time.perf_counter() - t0
+        train_chars += chars_per_step
+        if not math.isfinite(loss):
+            bar.close()
+            where = f"; the last good checkpoint is {out}" if out and out.exists() else ""
+            raise LSTMError(f"loss became {loss} at step {step + 1} (try a lower --lr){where}")
+        recent.append(loss)
+        step += 1
+        window = (window + 1) % n_windows
+        elapsed = time.perf_counter() - start
+        speed = train_chars / max(train_time, 1e-9)
+        p = progress_of(step, elapsed)
+        eta = elapsed / p - elapsed if p > 0 else None
+        bar.update(step, cfg.max_steps, float(np.mean(recent[-50:])), speed, eta)
+        if step % cfg.eval_every == 0:
+            val = evaluate(params, val_ids, B, T, cfg.eval_chars)
+            elapsed = time.perf_counter() - start
+            history.append({"step": step, "train_loss": float(np.mean(recent)),
+                            "val_loss": val, "lr": lr, "seconds": round(elapsed, 1)})
+            recent = []
+            bar.close()
+            log(f"step {step:6d} | train {history[-1]['train_loss']:.4f} | val {val:.4f} "
+                f"nats/char | lr {lr:.2e} | {speed:,.0f} chars/s | {elapsed:,.0f} s")
+            save()
+    bar.close()
+    train_loss = float(np.mean(recent)) if recent else (history[-1]["train_loss"]
+                                                          if history else float("nan"))
+    val_loss = evaluate(params, val_ids, B, T)
+    elapsed = time.perf_counter() - start
+    if not history or history[-1]["step"] != step:
+        history.append({"step": step, "train_loss": train_loss, "val_loss": val_loss,
+                        "lr": lr_at(cfg, step, progress_of(step, elapsed)),
+                        "seconds": round(elapsed, 1)})
+    else:
+        history[-1]["val_loss"] = val_loss
+    save()
+    metrics = {"val_loss": val_loss, "val_bits_per_char": bits_per_char(val_loss),
+               "train_loss": train_loss, "steps": step, "seconds": round(elapsed, 1),
+               "chars_per_sec": round(train_chars / max(train_time, 1e-9), 1),
+               "params": count_params(params), "vocab_size": len(vocab),
+               "config": dataclasses.asdict(cfg), "history": history}
+    if metrics_json is not None:
+        _atomic_write(Path(metrics_json), json.dumps(metrics, indent=1).encode())
+    log(f"validation loss: {val_loss:.4f} nats/char ({bits_per_char(val_loss):.4f} bits/char) "
+        f"after {step} steps")
+    return TrainResult(params, vocab, cfg, history, metrics)
+
+
+# --------------------------------------------------------------------------------------
+# Sampling
+# --------------------------------------------------------------------------------------
+
+
+def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, rng=None):
+    """Draw one id per row of logits (B, V). temperature 0 picks the most likely (argmax);
+    top_k keeps only the k most likely characters before drawing."""
+    if temperature == 0:
+        return logits.argmax(axis=-1)
+    z = logits.astype(np.float64) / temperature
+    if top_k is not None and top_k < z.shape[-1]:
+        kth = np.partition(z, -top_k, axis=-1)[:, -top_k][:, None]
+        z = np.where(z < kth, -np.inf, z)
+    p = softmax(z)
+    u = rng.random((z.shape[0], 1))
+    return (p.cumsum(axis=-1) < u).sum(axis=-1).clip(max=z.shape[-1] - 1)
+
+
+def sample(params, vocab: Vocabulary, prime: str = "\n", length: int = 500, *,
+           temperature: float = 1.0, top_k: int | None = None, seed=0) -> str:
+    """Text generated after `prime`. The prime is fed one character per step (a window of
+    T = len(prime)), so the state that starts the sampling has read it in order."""
+    if length < 0:
+        raise LSTMError(f"--length must be >= 0, got {length}")
+    if temperature < 0:
+        raise LSTMError(f"--temperature must be >= 0, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise LSTMError(f"--top-k must be >= 1, got {top_k}")
+    if not prime:
+        raise LSTMError("--prime must hold at least one character")
+    rng = np.random.default_rng(seed)
+    ids = vocab.encode(prime)
+    logits, state, _ = forward(params, ids[:, None])
+    out = []
+    for _ in range(length):
+        nxt = sample_next(logits[-1], temperature, top_k, rng)
+        out.append(int(nxt[0]))
+        logits, state, _ = forward(params, nxt[None, :], state)
+    return prime + vocab.decode(out)
+
+
+# --------------------------------------------------------------------------------------
+# Baselines: what counting alone achieves
+# --------------------------------------------------------------------------------------
+
+
+def unigram_entropy(ids: np.ndarray, vocab_size: int) -> float:
+    """Entropy (nats/char) of the character frequencies: the loss of a model that knows
+    how common each character is and nothing about its neighbours."""
+    p = np.bincount(ids, minlength=vocab_size) / len(ids)
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+def _ngram_keys(ids: np.ndarray, n: int, vocab_size: int) -> np.ndarray:
+    """One int64 key per position j >= n-1 for the n characters ids[j-n+1 .. j]."""
+    keys = np.zeros(len(ids) - n + 1, dtype=np.int64)
+    for k in range(n):
+        keys = keys * vocab_size + ids[k : len(ids) - n + 1 + k]
+    return keys
+
+
+def _lookup(sorted_keys, values, queries):
+    """values[where sorted_keys == query], 0 where a query is absent."""
+    pos = np.searchsorted(sorted_keys, queries).clip(max=len(sorted_keys) - 1)
+    return np.where(sorted_keys[pos] == queries, values[pos], 0)
+
+
+def ngram_loss(train_ids: np.ndarray, val_ids: np.ndarray, n: int, vocab_size: int) -> float:
+    """Validation cross-entropy (nats/char) of an interpolated Kneser-Ney n-gram model
+    (Chen & Goodman 1998) counted on train_ids, predicting each val character from the n-1
+    before it. The discount of each order is D = n1 / (n1 + 2 n2), from the numbers of
+    n-grams seen once (n1) and twice (n2). n = 1 is the unigram model."""
+    if n == 1:
+        counts = np.bincount(train_ids, minlength=vocab_size) + 1.0  # add-one, no zeros
+        return float(-np.log(counts[val_ids] / counts.sum()).mean())
+    ids = np.concatenate([train_ids, val_ids]).astype(np.int64)
+    start = len(train_ids)  # score val positions, with context reaching back into train
+    p = np.full(len(val_ids), 1.0 / vocab_size)  # order 0: uniform
+    for order in range(1, n + 1):
+        grams = np.unique(_ngram_keys(train_ids.astype(np.int64), order, vocab_size),
+                          return_counts=True)
+        if order < n:  # lower orders count distinct left neighbours (continuation counts)
+            longer = np.unique(_ngram_keys(train_ids.astype(np.int64), order + 1, vocab_size))
+            keys, counts = np.unique(longer % vocab_size**order, return_counts=True)
+        else:
+            keys, counts = grams
+        n1, n2 = (counts == 1).sum(), (counts == 2).sum()
+        D = n1 / (n1 + 2 * n2) if n1 + 2 * n2 > 0 else 0.5
+        ctx_of = keys // vocab_size
+        ctx_keys, inverse = np.unique(ctx_of, return_inverse=True)
+        ctx_total = np.bincount(inverse, weights=counts)
+        ctx_types = np.bincount(inverse)
+        query = _ngram_keys(ids, order, vocab_size)[start - order + 1 :]
+        c = _lookup(keys, counts, query)
+        total = _lookup(ctx_keys, ctx_total, query // vocab_size)
+        types = _lookup(ctx_keys, ctx_types, query // vocab_size)
+        seen = total > 0
+        safe = np.where(seen, total, 1.0)
+        p = np.where(seen, (np.maximum(c - D, 0) + D * types * p) / safe, p)
+    return float(-np.log(p).mean())
+
+
+# --------------------------------------------------------------------------------------
+# Checkpoints: one .npz, written atomically
+# --------------------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename it over `path`: a reader sees
+    the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def save_checkpoint(path, *, params, opt: AdamW, state, vocab: Vocabulary, cfg: Config,
+                    step=0, window=0, elapsed=0.0, rng=None, history=()) -> None:
+    """Everything needed to sample from or resume a run, in one .npz file."""
+    import io
+
+    meta = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+            "config": dataclasses.asdict(cfg), "vocab": vocab.chars, "step": step,
+            "window": window, "elapsed": elapsed, "adam_t": opt.t,
+            "rng": rng.bit_generator.state if rng is not None else None,
+            "history": list(history)}
+    arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    for name in params:
+        arrays[f"param/{name}"] = params[name]
+        arrays[f"adam_m/{name}"] = opt.m[name]
+        arrays[f"adam_v/{name}"] = opt.v[name]
+    arrays["state/h"], arrays["state/c"] = state
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    _atomic_write(Path(path), buf.getvalue())
+
+
+def load_checkpoint(path) -> dict:
+    """Read a checkpoint; a missing, truncated or foreign file raises LSTMError."""
+    path = Path(path)
+    if not path.is_file():
+        raise LSTMError(f"checkpoint not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(arrays.pop("meta").tobytes().decode())
+    except Exception:
+        raise LSTMError(f"{path} is not a readable lstm_core checkpoint "
+                        "(truncated or another format)") from None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise LSTMError(f"{path} is not an lstm_core checkpoint")
+    if meta.get("version") != CHECKPOINT_VERSION:
+        raise LSTMError(f"{path} has checkpoint version {meta.get('version')}, "
+                        f"this lstm_core reads version {CHECKPOINT_VERSION}")
+    try:
+        fields = {f.name for f in dataclasses.fields(Config)}
+        cfg = Config(**{k: v for k, v in meta["config"].items() if k in fields})
+        names = [k.split("/", 1)[1] for k in arrays if k.startswith("param/")]
+        params = {n: arrays[f"param/{n}"] for n in names}
+        opt = AdamW(params, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay)
+        opt.t = meta["adam_t"]
+        opt.m = {n: arrays[f"adam_m/{n}"] for n in names}
+        opt.v = {n: arrays[f"adam_v/{n}"] for n in names}
+        state = (arrays["state/h"], arrays["state/c"])
+        vocab = Vocabulary(meta["vocab"])
+        if params["W_y"].shape[1] != len(vocab):
+            raise ValueError
+    except Exception:
+        raise LSTMError(f"{path} is an incomplete lstm_core checkpoint") from None
+    return {"params": params, "opt": opt, "state": state, "vocab": vocab, "config": cfg,
+            "step": meta["step"], "window": meta["window"], "elapsed": meta["elapsed"],
+            "rng": meta["rng"], "history": meta["history"], "path": str(path)}
+
+
+# --------------------------------------------------------------------------------------
+# Gradient check: centred finite differences in float64
+# --------------------------------------------------------------------------------------
+
+
+def relative_error(a, b) -> float:
+    """max |a - b| over the tensor, relative to the larger of the two tensors' largest
+    entries. Rounding in float64 finite differences stays near 1e-10; a wrong formula
+    gives 1e-3 or more."""
+    scale = max(np.abs(a).max(), np.abs(b).max(), 1e-12)
+    return float(np.abs(a - b).max() / scale)
+
+
+def numerical_gradient(f, x, eps: float = 1e-5) -> np.ndarray:
+    """d f / d x by centred differences (f(x + eps) - f(x - eps)) / 2 eps, entry by entry."""
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        idx = it.multi_index
+        old = x[idx]
+        x[idx] = old + eps
+        plus = f()
+        x[idx] = old - eps
+        minus = f()
+        x[idx] = old
+        grad[idx] = (plus - minus) / (2 * eps)
+    return grad
+
+
+GRADCHECK_THRESHOLD = 1e-6
+
+
+def gradcheck(num_layers: int = 1, *, vocab_size=7, hidden_size=5, batch_size=3, seq_len=6,
+              dropout=0.0, seed=0) -> list[dict]:
+    """Compare `backward` with finite differences for every parameter tensor and for the
+    initial state (h0, c0), on a small float64 model with a random carried-in state.
+    Returns one row per tensor: name, shape, error, threshold, ok."""
+    rng = np.random.default_rng(seed)
+    params = init_params(vocab_size, hidden_size, num_layers, seed=rng, dtype="float64")
+    for p in params.values():  # move biases off their init so every path is exercised
+        p += rng.normal(0, 0.1, p.shape)
+    x = rng.integers(0, vocab_size, (seq_len, batch_size))
+    y = rng.integers(0, vocab_size, (seq_len, batch_size))
+    shape = (num_layers, batch_size, hidden_size)
+    h0, c0 = rng.normal(0, 0.5, shape), rng.normal(0, 0.5, shape)
+    mask_seed = int(rng.integers(2**31))
+
+    def loss():
+        logits, _, _ = forward(params, x, (h0, c0), dropout=dropout,
+                               rng=np.random.default_rng(mask_seed))
+        return cross_entropy(logits, y)[0]
+
+    logits, _, cache = forward(params, x, (h0, c0), dropout=dropout,
+                               rng=np.random.default_rng(mask_seed))
+    grads, (dh0, dc0) = backward(cross_entropy(logits, y)[1], cache)
+    analytic = dict(grads, h0=dh0, c0=dc0)
+    tensors = dict(params, h0=h0, c0=c0)
+    rows = []
+    for name, value in tensors.items():
+        err = relative_error(analytic[name], numerical_gradient(loss, value))
+        rows.append({"name": name, "shape": list(value.shape), "error": err,
+                     "threshold": GRADCHECK_THRESHOLD, "ok": err <= GRADCHECK_THRESHOLD})
+    return rows
+
+
+# --------------------------------------------------------------------------------------
+# Benchmark: training characters per second
+# --------------------------------------------------------------------------------------
+
+BENCH_CONFIGS = [(32, 64, 256), (64, 100, 512)]  # (B, T, H), V = 65, one layer
+
+
+def time_train_steps(batch_size, seq_len, hidden_size, vocab_size=65, *, steps=5,
+                     repeats=3, dtype="float32", seed=0) -> list[float]:
+    """Training chars/s (forward + backward + clipping + AdamW) of `repeats` timed runs of
+    `steps` steps each, after one warm-up step, on random characters."""
+    rng = np.random.default_rng(seed)
+    params = init_params(vocab_size, hidden_size, 1, seed=seed, dtype=dtype)
+    opt = AdamW(params)
+    x = rng.integers(0, vocab_size, (seq_len, batch_size))
+    y = rng.integers(0, vocab_size, (seq_len, batch_size))
+    state = zero_state(params, batch_size)
+    train_step(params, opt, x, y, state, lr=1e-3, grad_clip=1.0)
+    speeds = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            train_step(params, opt, x, y, state, lr=1e-3, grad_clip=1.0)
+        speeds.append(steps * batch_size * seq_len / (time.perf_counter() - t0))
+    return speeds
+
+
+def bench(repeats: int = 3) -> list[dict]:
+    """chars/s of lstm_core at BENCH_CONFIGS (median and range of `repeats` runs), and of
+    the contenders in bench/ beside this file when they are there (bench/contenders.py:
+    the original notebook's training step, and PyTorch when it is installed)."""
+    rows = []
+    for B, T, H in BENCH_CONFIGS:
+        speeds = time_train_steps(B, T, H, repeats=repeats)
+        rows.append({"impl": "lstm_core", "B": B, "T": T, "H": H,
+                     "median": float(np.median(speeds)), "min": min(speeds),
+                     "max": max(speeds)})
+    contenders = ROOT / "bench" / "contenders.py"
+    if contenders.exists():
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("bench_contenders", contenders)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        rows += module.run(repeats=repeats, configs=BENCH_CONFIGS, ours=rows)
+    return rows
+
+
+# --------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------
+
+
+def _cmd_train(args) -> None:
+    cfg = Config()
+    for field in dataclasses.fields(Config):
+        value = getattr(args, field.name, None)
+        if value is not None:
+            setattr(cfg, field.name, value)
+    if args.max_steps is not None and args.time_budget is None:
+        cfg.time_budget = None  # a step count alone: a reproducible, step-based schedule
+    train(cfg, data_path=args.data, out=args.out, resume=args.resume,
+          metrics_json=args.metrics_json, overwrite=args.overwrite, stop_at=args.stop_at)
+
+
+def _cmd_sample(args) -> None:
+    path = args.checkpoint or DEFAULT_CHECKPOINT
+    if args.checkpoint is None and not Path(path).exists():
+        raise LSTMError(f"no --checkpoint given and no trained model at {path}")
+    ckpt = load_checkpoint(path)
+    vocab = ckpt["vocab"]
+    prime = args.prime if args.prime is not None else ("\n" if "\n" in vocab.stoi
+                                                        else vocab.chars[0])
+    text = sample(ckpt["params"], vocab, prime, args.length, temperature=args.temperature,
+                  top_k=args.top_k, seed=args.seed)
+    sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+
+
+def _cmd_gradcheck(args) -> None:
+    rows = gradcheck(args.layers, dropout=args.dropout)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        print(f"{'tensor':8s} {'shape':>10s} {'max rel. error':>15s} {'threshold':>10s}  ok")
+        for r in rows:
+            shape = "x".join(map(str, r["shape"]))
+            print(f"{r['name']:8s} {shape:>10s} {r['error']:15.2e} {r['threshold']:10.0e}  "
+                  f"{'yes' if r['ok'] else 'NO'}")
+    if not all(r["ok"] for r in rows):
+        raise SystemExit(1)
+
+
+def _cmd_bench(args) -> None:
+    rows = bench(args.repeats)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return
+    print(f"{'implementation':22s} {'B':>3s} {'T':>4s} {'H':>5s} {'chars/s (median)':>17s} "
+          f"{'range':>21s}")
+    for r in rows:
+        print(f"{r['impl']:22s} {r['B']:3d} {r['T']:4d} {r['H']:5d} {r['median']:17,.0f} "
+              f"{r['min']:10,.0f}-{r['max']:<10,.0f}")
+
+
+def _positive_int(s):
+    v = int(s)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lstm_core",
+                                     description="A character-level LSTM in NumPy.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model (default: the default recipe on "
+                       "Shakespeare)")
+    p.add_argument("--data", help="UTF-8 text file (default: the Shakespeare corpus)")
+    p.add_argument("--hidden-size", type=int)
+    p.add_argument("--layers", dest="num_layers", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seq-len", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--dropout", type=float)
+    p.add_argument("--grad-clip", type=float)
+    p.add_argument("--warmup-steps", type=int)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--time-budget", type=float, help="seconds; the schedule fits this time")
+    p.add_argument("--eval-every", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--dtype", choices=["float32", "float64"])
+    p.add_argument("--out", default="model.npz", help="checkpoint to write (default: "
+                   "model.npz)")
+    p.add_argument("--resume", help="checkpoint to continue")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument("--stop-at", type=int, help="stop and save at this step (resume later)")
+    p.add_argument("--metrics-json", help="write the final metrics here")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("sample", help="generate text from a checkpoint")
+    p.add_argument("--checkpoint", help=f"default: {DEFAULT_CHECKPOINT.relative_to(ROOT)}")
+    p.add_argument("--prime", help="text to start from (default: a newline)")
+    p.add_argument("--length", type=int, default=500)
+    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("gradcheck", help="finite-difference check of every gradient")
+    p.add_argument("--layers", type=_positive_int, default=2)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_gradcheck)
+
+    p = sub.add_parser("bench", help="training chars/s, side by side")
+    p.add_argument("--repeats", type=_positive_int, default=3)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except LSTMError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
