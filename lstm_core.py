@@ -55,6 +55,11 @@ class LSTMError(Exception):
     line and exits with status 2; it is never a bug in this module."""
 
 
+def _flag(name: str) -> str:
+    """The command-line flag of a Config field."""
+    return "--" + {"num_layers": "layers"}.get(name, name).replace("_", "-")
+
+
 # --------------------------------------------------------------------------------------
 # Configuration: the default recipe, in one visible place.
 # --------------------------------------------------------------------------------------
@@ -92,7 +97,7 @@ class Config:
                     "eval_chars"]
         for name in positive:
             if getattr(self, name) < 1:
-                raise LSTMError(f"--{name.replace('_', '-')} must be a positive integer, "
+                raise LSTMError(f"{_flag(name)} must be a positive integer, "
                                 f"got {getattr(self, name)}")
         if not self.lr > 0:
             raise LSTMError(f"--lr must be > 0, got {self.lr}")
@@ -266,7 +271,9 @@ def zero_state(params, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
 
 def sigmoid(x):
     """1 / (1 + e^-x), written as 0.5 + 0.5 tanh(x / 2): the same function, but it never
-    overflows (e^-x does for x < -88 in float32) and needs one transcendental call."""
+    overflows (e^-x does for x < -88 in float32) and needs one transcendental call. Its
+    absolute error is at the level of the dtype's rounding (relative accuracy is lost only
+    for outputs below ~1e-8, which a gate cannot tell from 0)."""
     return 0.5 + 0.5 * np.tanh(0.5 * x)
 
 
@@ -595,6 +602,9 @@ class TrainResult:
     metrics: dict  # the --metrics-json keys
 
 
+RESUMABLE_CHANGES = ("max_steps", "time_budget", "eval_every")  # may differ on --resume
+
+
 class _Progress:
     """A one-line progress display on a terminal (stderr), silent elsewhere."""
 
@@ -621,18 +631,19 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
     """Train (or resume) a model and return it with its history and metrics.
 
     text or data_path: the corpus (default: Shakespeare). out: checkpoint path, written
-    atomically at every evaluation and at the end. resume: a checkpoint to continue; its
-    model and schedule settings win over `cfg`'s, except max_steps and time_budget.
-    stop_at: stop (and save) at this step although the schedule runs on to max_steps;
-    resuming then continues exactly as if the run had never stopped.
+    atomically at every evaluation and at the end; an existing file is replaced only with
+    overwrite=True or when it is the checkpoint being resumed. resume: a checkpoint to
+    continue, on the same text; cfg may then change only max_steps, time_budget and
+    eval_every (cfg=None keeps the checkpoint's). stop_at: stop (and save) at this step
+    although the schedule runs on to max_steps; resuming continues exactly as if the run
+    had never stopped.
     """
-    cfg = dataclasses.replace(cfg) if cfg is not None else Config()
     if text is None:
         text = load_corpus(data_path)
     if out is not None:
         out = Path(out)
-        if out.exists() and not overwrite and (resume is None or
-                                               Path(resume).resolve() != out.resolve()):
+        resuming_out = resume is not None and Path(resume).resolve() == out.resolve()
+        if out.exists() and not overwrite and not resuming_out:
             raise LSTMError(f"{out} exists; pass --overwrite to replace it or --resume it")
     vocab = Vocabulary.from_text(text)
     ckpt = None
@@ -641,8 +652,14 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
         if ckpt["vocab"] != vocab:
             raise LSTMError(f"the data's vocabulary ({len(vocab)} chars) differs from the "
                             f"checkpoint's ({len(ckpt['vocab'])} chars): resume on the same text")
-        keep = {"max_steps": cfg.max_steps, "time_budget": cfg.time_budget}
-        cfg = dataclasses.replace(ckpt["config"], **keep)
+        cfg = ckpt["config"] if cfg is None else cfg
+        changed = [f.name for f in dataclasses.fields(Config)
+                   if f.name not in RESUMABLE_CHANGES
+                   and getattr(cfg, f.name) != getattr(ckpt["config"], f.name)]
+        if changed:
+            raise LSTMError(f"{_flag(changed[0])} cannot change when resuming (the "
+                            f"checkpoint has {getattr(ckpt['config'], changed[0])})")
+    cfg = dataclasses.replace(cfg) if cfg is not None else Config()
     cfg.validate()
     ids = vocab.encode(text)
     train_ids, val_ids = split_data(ids)
@@ -685,6 +702,14 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
                             step=step, window=window, elapsed=elapsed, rng=rng,
                             history=history)
 
+    def check_finite(value, what, at_step):
+        """A diverged run stops before it can overwrite the last good checkpoint."""
+        if not math.isfinite(value):
+            bar.close()
+            where = f"; the last good checkpoint is {out}" if out and out.exists() else ""
+            raise LSTMError(f"{what} became {value} at step {at_step} (try a lower --lr)"
+                            f"{where}")
+
     chars_per_step = B * T
     bar = _Progress(verbose)
     train_time, train_chars = 0.0, 0
@@ -698,14 +723,12 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
         x, y = get_window(streams, window, T)
         lr = lr_at(cfg, step, progress_of(step, elapsed))
         t0 = time.perf_counter()
-        loss, _, state = train_step(params, opt, x, y, state, lr=lr, grad_clip=cfg.grad_clip,
-                                    dropout=cfg.dropout, rng=rng)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught below
+            loss, _, state = train_step(params, opt, x, y, state, lr=lr,
+                                        grad_clip=cfg.grad_clip, dropout=cfg.dropout, rng=rng)
         train_time += time.perf_counter() - t0
         train_chars += chars_per_step
-        if not math.isfinite(loss):
-            bar.close()
-            where = f"; the last good checkpoint is {out}" if out and out.exists() else ""
-            raise LSTMError(f"loss became {loss} at step {step + 1} (try a lower --lr){where}")
+        check_finite(loss, "loss", step + 1)
         recent.append(loss)
         step += 1
         window = (window + 1) % n_windows
@@ -715,7 +738,9 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
         eta = elapsed / p - elapsed if p > 0 else None
         bar.update(step, cfg.max_steps, float(np.mean(recent[-50:])), speed, eta)
         if step % cfg.eval_every == 0:
-            val = evaluate(params, val_ids, B, T, cfg.eval_chars)
+            with np.errstate(over="ignore", invalid="ignore"):
+                val = evaluate(params, val_ids, B, T, cfg.eval_chars)
+            check_finite(val, "validation loss", step)
             elapsed = time.perf_counter() - start
             history.append({"step": step, "train_loss": float(np.mean(recent)),
                             "val_loss": val, "lr": lr, "seconds": round(elapsed, 1)})
@@ -727,7 +752,9 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
     bar.close()
     train_loss = float(np.mean(recent)) if recent else (history[-1]["train_loss"]
                                                           if history else float("nan"))
-    val_loss = evaluate(params, val_ids, B, T)
+    with np.errstate(over="ignore", invalid="ignore"):
+        val_loss = evaluate(params, val_ids, B, T)
+    check_finite(val_loss, "validation loss", step)
     elapsed = time.perf_counter() - start
     if not history or history[-1]["step"] != step:
         history.append({"step": step, "train_loss": train_loss, "val_loss": val_loss,
@@ -1050,14 +1077,21 @@ def bench(repeats: int = 3) -> list[dict]:
 
 
 def _cmd_train(args) -> None:
-    cfg = Config()
-    for field in dataclasses.fields(Config):
-        value = getattr(args, field.name, None)
-        if value is not None:
-            setattr(cfg, field.name, value)
-    if args.max_steps is not None and args.time_budget is None:
-        cfg.time_budget = None  # a step count alone: a reproducible, step-based schedule
-    train(cfg, data_path=args.data, out=args.out, resume=args.resume,
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
+             if getattr(args, f.name, None) is not None}
+    if "max_steps" in given and "time_budget" not in given:
+        given["time_budget"] = None  # a step count alone: a reproducible, step-based schedule
+    if args.resume is not None:
+        base = load_checkpoint(args.resume)["config"]
+        fixed = sorted(set(given) - set(RESUMABLE_CHANGES))
+        if fixed:
+            raise LSTMError(f"{_flag(fixed[0])} cannot change when resuming")
+        cfg = dataclasses.replace(base, **given)
+    else:
+        cfg = Config(**given)
+    cfg.validate()  # before the corpus is read: a bad flag fails at once
+    out = args.out or args.resume or "model.npz"
+    train(cfg, data_path=args.data, out=out, resume=args.resume,
           metrics_json=args.metrics_json, overwrite=args.overwrite, stop_at=args.stop_at)
 
 
@@ -1107,8 +1141,15 @@ def _positive_int(s):
     return v
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line like every other error of the CLI."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lstm_core",
+    parser = _Parser(prog="python -m lstm_core",
                                      description="A character-level LSTM in NumPy.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -1129,8 +1170,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--dtype", choices=["float32", "float64"])
-    p.add_argument("--out", default="model.npz", help="checkpoint to write (default: "
-                   "model.npz)")
+    p.add_argument("--out", help="checkpoint to write (default: model.npz, or the --resume "
+                   "file)")
     p.add_argument("--resume", help="checkpoint to continue")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--stop-at", type=int, help="stop and save at this step (resume later)")
