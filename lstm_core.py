@@ -649,6 +649,9 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
     ckpt = None
     if resume is not None:
         ckpt = load_checkpoint(resume)
+        if ckpt["opt"] is None:
+            raise LSTMError(f"{resume} is a released model (no optimiser state): it can be "
+                            "sampled from, not resumed")
         if ckpt["vocab"] != vocab:
             raise LSTMError(f"the data's vocabulary ({len(vocab)} chars) differs from the "
                             f"checkpoint's ({len(ckpt['vocab'])} chars): resume on the same text")
@@ -900,22 +903,25 @@ def _atomic_write(path: Path, data: bytes) -> None:
             tmp.unlink()
 
 
-def save_checkpoint(path, *, params, opt: AdamW, state, vocab: Vocabulary, cfg: Config,
-                    step=0, window=0, elapsed=0.0, rng=None, history=()) -> None:
-    """Everything needed to sample from or resume a run, in one .npz file."""
+def save_checkpoint(path, *, params, opt: AdamW | None, state, vocab: Vocabulary,
+                    cfg: Config, step=0, window=0, elapsed=0.0, rng=None, history=()) -> None:
+    """Everything needed to sample from or resume a run, in one .npz file. With opt=None
+    and state=None, a model for sampling only (a third of the size; it cannot resume)."""
     import io
 
     meta = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
             "config": dataclasses.asdict(cfg), "vocab": vocab.chars, "step": step,
-            "window": window, "elapsed": elapsed, "adam_t": opt.t,
+            "window": window, "elapsed": elapsed, "adam_t": opt.t if opt else None,
             "rng": rng.bit_generator.state if rng is not None else None,
             "history": list(history)}
     arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
     for name in params:
         arrays[f"param/{name}"] = params[name]
-        arrays[f"adam_m/{name}"] = opt.m[name]
-        arrays[f"adam_v/{name}"] = opt.v[name]
-    arrays["state/h"], arrays["state/c"] = state
+        if opt is not None:
+            arrays[f"adam_m/{name}"] = opt.m[name]
+            arrays[f"adam_v/{name}"] = opt.v[name]
+    if state is not None:
+        arrays["state/h"], arrays["state/c"] = state
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     _atomic_write(Path(path), buf.getvalue())
@@ -943,11 +949,13 @@ def load_checkpoint(path) -> dict:
         cfg = Config(**{k: v for k, v in meta["config"].items() if k in fields})
         names = [k.split("/", 1)[1] for k in arrays if k.startswith("param/")]
         params = {n: arrays[f"param/{n}"] for n in names}
-        opt = AdamW(params, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay)
-        opt.t = meta["adam_t"]
-        opt.m = {n: arrays[f"adam_m/{n}"] for n in names}
-        opt.v = {n: arrays[f"adam_v/{n}"] for n in names}
-        state = (arrays["state/h"], arrays["state/c"])
+        opt = state = None
+        if meta["adam_t"] is not None:  # a resumable checkpoint, not a released model
+            opt = AdamW(params, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay)
+            opt.t = meta["adam_t"]
+            opt.m = {n: arrays[f"adam_m/{n}"] for n in names}
+            opt.v = {n: arrays[f"adam_v/{n}"] for n in names}
+            state = (arrays["state/h"], arrays["state/c"])
         vocab = Vocabulary(meta["vocab"])
         if params["W_y"].shape[1] != len(vocab):
             raise ValueError
@@ -956,6 +964,15 @@ def load_checkpoint(path) -> dict:
     return {"params": params, "opt": opt, "state": state, "vocab": vocab, "config": cfg,
             "step": meta["step"], "window": meta["window"], "elapsed": meta["elapsed"],
             "rng": meta["rng"], "history": meta["history"], "path": str(path)}
+
+
+def release_checkpoint(src, dst) -> None:
+    """Write the model of checkpoint `src` to `dst` for sampling only: weights, vocabulary,
+    config and history, without the optimiser moments and the training state."""
+    ckpt = load_checkpoint(src)
+    save_checkpoint(dst, params=ckpt["params"], opt=None, state=None, vocab=ckpt["vocab"],
+                    cfg=ckpt["config"], step=ckpt["step"], elapsed=ckpt["elapsed"],
+                    history=ckpt["history"])
 
 
 # --------------------------------------------------------------------------------------
@@ -1108,6 +1125,11 @@ def _cmd_sample(args) -> None:
     sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
 
 
+def _cmd_release(args) -> None:
+    release_checkpoint(args.checkpoint, args.out)
+    print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1e6:.1f} MB, for sampling)")
+
+
 def _cmd_gradcheck(args) -> None:
     rows = gradcheck(args.layers, dropout=args.dropout)
     if args.json:
@@ -1186,6 +1208,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("release", help="a checkpoint's model alone, for sampling")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_release)
 
     p = sub.add_parser("gradcheck", help="finite-difference check of every gradient")
     p.add_argument("--layers", type=_positive_int, default=2)

@@ -239,3 +239,16 @@ def test_resume_refuses_a_changed_model_size(trained, tmp_path):
     copy.write_bytes(trained[1].read_bytes())
     assert_one_line_error(run_cli("train", "--data", trained[0], "--resume", copy,
                                   "--hidden-size", 32), "--hidden-size cannot change")
+
+
+def test_a_released_model_samples_like_its_checkpoint_but_cannot_resume(trained, tmp_path):
+    corpus, ckpt, _, _ = trained
+    small = tmp_path / "released.npz"
+    result = run_cli("release", "--checkpoint", ckpt, "--out", small)
+    assert result.returncode == 0, result.stderr
+    assert small.stat().st_size < ckpt.stat().st_size / 2
+    flags = ["--prime", "And", "--length", 60, "--seed", 2]
+    assert (run_cli("sample", "--checkpoint", small, *flags).stdout
+            == run_cli("sample", "--checkpoint", ckpt, *flags).stdout)
+    assert_one_line_error(run_cli("train", "--data", corpus, "--resume", small,
+                                  "--max-steps", 40), "not resumed", "released")
