@@ -338,16 +338,16 @@ def forward(params, x, state=None, *, dropout: float = 0.0, rng=None):
     for layer in range(L):
         W_x, b = params[f"W_x{layer}"], params[f"b{layer}"]
         if layer == 0:
-            xw = W_x[x]  # (T, B, 4H): row lookup = one-hot(x) @ W_x0
+            xw = np.take(W_x + b, x, axis=0)  # (T, B, 4H): row lookup = one_hot(x) @ W_x0 + b
         else:
             xw = (inp.reshape(T * B, H) @ W_x).reshape(T, B, 4 * H)
-        xw += b
+            xw += b
         hs, cache = lstm_layer_forward(xw, h_in[layer], c_in[layer], params[f"W_h{layer}"])
         h_out[layer], c_out[layer] = hs[T], cache[1][T]
         out, mask = hs[1:], None
         if dropout > 0:
-            keep = (rng.random(out.shape) >= dropout).astype(out.dtype)
-            mask = keep / out.dtype.type(1 - dropout)
+            mask = rng.random(out.shape, dtype=np.float32) >= dropout
+            mask = mask * out.dtype.type(1 / (1 - dropout))  # 0 or 1/(1-p), as out's dtype
             out = out * mask
         layers.append((inp, cache, mask))
         inp = out
@@ -413,33 +413,44 @@ def lstm_layer_backward(dhs, dh_T, dc_T, cache):
         dc_t  = dc_{t+1} * f_{t+1} + dh_t * o_t * (1 - tanh(c_t)^2)
         dz_i  = dc_t * g_t * i_t (1 - i_t)          dz_f = dc_t * c_{t-1} * f_t (1 - f_t)
         dz_g  = dc_t * i_t * (1 - g_t^2)            dz_o = dh_t * tanh(c_t) * o_t (1 - o_t)
-    The factors that multiply dc_t and dh_t depend on the forward pass only, so they are
-    computed for all T steps at once before the loop; the loop does only the recursion.
     """
     gates, cs, tanh_cs, hs, W_h = cache
     T, B, H = tanh_cs.shape
-    i, f, g, o = (gates[..., k * H : (k + 1) * H] for k in range(4))
-    dz = np.empty_like(gates)  # first the local factors, then (in place) dz itself
-    dz4 = dz.reshape(T, B, 4, H)
-    np.multiply(g, i * (1 - i), out=dz4[:, :, 0])
-    np.multiply(cs[:-1], f * (1 - f), out=dz4[:, :, 1])
-    np.multiply(i, 1 - g * g, out=dz4[:, :, 2])
-    np.multiply(tanh_cs, o * (1 - o), out=dz4[:, :, 3])
-    k_c = o * (1 - tanh_cs * tanh_cs)  # dc_t / dh_t through h_t = o tanh(c_t)
-    dh = dh_T.copy()
-    dc = dc_T.copy()
-    tmp = np.empty_like(dh)
+    dz = np.empty_like(gates)
+    dh, dc = dh_T.copy(), dc_T.copy()
+    k_c = np.empty_like(dh)
     W_hT = np.ascontiguousarray(W_h.T)
     for t in reversed(range(T)):
+        a, d = gates[t], dz[t]  # (B, 4H): the activations [i, f, g, o] and their gradient
+        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+        # local derivatives, all four gates at once: s (1 - s) is right for i, f, o ...
+        np.subtract(1, a, out=d)
+        d *= a
+        np.multiply(g, g, out=d[:, 2 * H : 3 * H])  # ... and 1 - g^2 for g
+        np.subtract(1, d[:, 2 * H : 3 * H], out=d[:, 2 * H : 3 * H])
+        d[:, :H] *= g  # times what each gate multiplies: g, c_{t-1}, i, tanh(c_t)
+        d[:, H : 2 * H] *= cs[t]
+        d[:, 2 * H : 3 * H] *= i
+        d[:, 3 * H :] *= tanh_cs[t]
         dh += dhs[t]  # dh_t
-        np.multiply(dh, k_c[t], out=tmp)
-        dc += tmp  # dc_t
-        dz4[t, :, :3] *= dc[:, None, :]  # dz_i, dz_f, dz_g
-        dz4[t, :, 3] *= dh  # dz_o
-        dc *= f[t]  # the part of dc_{t-1} that flows through c_t = f_t c_{t-1} + ...
-        np.matmul(dz[t], W_hT, out=dh)  # the part of dh_{t-1} that flows through z_t
+        np.multiply(tanh_cs[t], tanh_cs[t], out=k_c)
+        np.subtract(1, k_c, out=k_c)
+        k_c *= o
+        k_c *= dh
+        dc += k_c  # dc_t
+        d.reshape(B, 4, H)[:, :3] *= dc[:, None, :]  # dz_i, dz_f, dz_g
+        d[:, 3 * H :] *= dh  # dz_o
+        dc *= f  # the part of dc_{t-1} that flows through c_t = f_t c_{t-1} + ...
+        np.matmul(d, W_hT, out=dh)  # the part of dh_{t-1} that flows through z_t
     dW_h = hs[:-1].reshape(T * B, H).T @ dz.reshape(T * B, 4 * H)  # all T steps, one GEMM
     return dz, dW_h, dh, dc
+
+
+def one_hot(ids, num_classes, dtype) -> np.ndarray:
+    """(N, num_classes) rows of zeros with a 1 at each id."""
+    out = np.zeros((len(ids), num_classes), dtype)
+    out[np.arange(len(ids)), ids] = 1
+    return out
 
 
 def backward(dlogits, cache):
@@ -466,12 +477,10 @@ def backward(dlogits, cache):
         dz, grads[f"W_h{layer}"], dh0[layer], dc0[layer] = lstm_layer_backward(
             dhs, zeros, zeros, layer_cache)
         dz2 = dz.reshape(T * B, 4 * H)
-        grads[f"b{layer}"] = dz2.sum(axis=0)
+        grads[f"b{layer}"] = np.ones(T * B, dz2.dtype) @ dz2  # column sums, as one GEMV
         W_x = params[f"W_x{layer}"]
-        if layer == 0:
-            dW_x = np.zeros_like(W_x)
-            np.add.at(dW_x, x.ravel(), dz2)  # the lookup's gradient: rows add up
-            grads["W_x0"] = dW_x
+        if layer == 0:  # the lookup W_x0[x] is one_hot(x) @ W_x0, so:
+            grads["W_x0"] = one_hot(x.ravel(), W_x.shape[0], dz2.dtype).T @ dz2
         else:
             grads[f"W_x{layer}"] = inp.reshape(T * B, H).T @ dz2
             dhs = (dz2 @ W_x.T).reshape(T, B, H)
