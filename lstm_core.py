@@ -1054,47 +1054,134 @@ def gradcheck(num_layers: int = 1, *, vocab_size=7, hidden_size=5, batch_size=3,
 # --------------------------------------------------------------------------------------
 
 BENCH_CONFIGS = [(32, 64, 256), (64, 100, 512)]  # (B, T, H), V = 65, one layer
+BENCH_VOCAB = 65
 
 
-def time_train_steps(batch_size, seq_len, hidden_size, vocab_size=65, *, steps=5,
-                     repeats=3, dtype="float32", seed=0) -> list[float]:
-    """Training chars/s (forward + backward + clipping + AdamW) of `repeats` timed runs of
-    `steps` steps each, after one warm-up step, on random characters."""
+def training_step_fn(batch_size, seq_len, hidden_size, vocab_size=BENCH_VOCAB, *,
+                     dtype="float32", seed=0):
+    """A function running one lstm_core training step (forward, backward, clipping, AdamW)
+    on fixed random characters, carrying the state like training does."""
     rng = np.random.default_rng(seed)
     params = init_params(vocab_size, hidden_size, 1, seed=seed, dtype=dtype)
     opt = AdamW(params)
     x = rng.integers(0, vocab_size, (seq_len, batch_size))
     y = rng.integers(0, vocab_size, (seq_len, batch_size))
-    state = zero_state(params, batch_size)
-    train_step(params, opt, x, y, state, lr=1e-3, grad_clip=1.0)
-    speeds = []
-    for _ in range(repeats):
+    state = [zero_state(params, batch_size)]
+
+    def step():
+        _, _, state[0] = train_step(params, opt, x, y, state[0], lr=1e-3, grad_clip=1.0)
+
+    return step
+
+
+def time_side_by_side(contenders: dict, repeats=3, min_seconds=0.5) -> dict:
+    """chars/s of each contender, name -> (step_fn, chars per step). After a warm-up step,
+    each round times every contender once, in turn, so that a slow moment of a shared
+    machine hits them alike. Returns name -> list of `repeats` speeds."""
+    calls = {}
+    for name, (fn, _) in contenders.items():
         t0 = time.perf_counter()
-        for _ in range(steps):
-            train_step(params, opt, x, y, state, lr=1e-3, grad_clip=1.0)
-        speeds.append(steps * batch_size * seq_len / (time.perf_counter() - t0))
+        fn()
+        calls[name] = max(1, math.ceil(min_seconds / max(time.perf_counter() - t0, 1e-6)))
+    speeds = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, (fn, chars) in contenders.items():
+            t0 = time.perf_counter()
+            for _ in range(calls[name]):
+                fn()
+            speeds[name].append(calls[name] * chars / (time.perf_counter() - t0))
     return speeds
 
 
-def bench(repeats: int = 3) -> list[dict]:
-    """chars/s of lstm_core at BENCH_CONFIGS (median and range of `repeats` runs), and of
-    the contenders in bench/ beside this file when they are there (bench/contenders.py:
-    the original notebook's training step, and PyTorch when it is installed)."""
-    rows = []
-    for B, T, H in BENCH_CONFIGS:
-        speeds = time_train_steps(B, T, H, repeats=repeats)
-        rows.append({"impl": "lstm_core", "B": B, "T": T, "H": H,
-                     "median": float(np.median(speeds)), "min": min(speeds),
-                     "max": max(speeds)})
-    contenders = ROOT / "bench" / "contenders.py"
-    if contenders.exists():
+def step_memory(batch_size, seq_len, hidden_size, vocab_size=BENCH_VOCAB) -> dict:
+    """Peak memory allocated during one training step (tracemalloc sees NumPy's arrays),
+    next to the size of the arrays the forward pass keeps for the backward pass."""
+    import tracemalloc
+
+    step = training_step_fn(batch_size, seq_len, hidden_size, vocab_size)
+    step()
+    rng = np.random.default_rng(0)
+    params = init_params(vocab_size, hidden_size, 1)
+    x = rng.integers(0, vocab_size, (seq_len, batch_size))
+    _, _, (_, layers, top, _) = forward(params, x)
+    kept = sum(a.nbytes for _, (gates, cs, tanh_cs, hs, _), _ in layers
+               for a in (gates, cs, tanh_cs, hs))
+    kept += seq_len * batch_size * vocab_size * 4  # the softmax probabilities
+    tracemalloc.start()
+    step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"B": batch_size, "T": seq_len, "H": hidden_size, "peak_bytes": peak,
+            "kept_bytes": kept, "ratio": peak / kept}
+
+
+def sampling_speed(hidden_size=512, vocab_size=BENCH_VOCAB, length=2000) -> float:
+    """chars/s of `sample` (batch 1, one layer, float32)."""
+    vocab = Vocabulary([chr(32 + k) for k in range(vocab_size)])
+    params = init_params(vocab_size, hidden_size, 1)
+    sample(params, vocab, " ", 50)
+    t0 = time.perf_counter()
+    sample(params, vocab, " ", length)
+    return length / (time.perf_counter() - t0)
+
+
+def _row(impl, B, T, H, speeds):
+    return {"impl": impl, "B": B, "T": T, "H": H, "median": float(np.median(speeds)),
+            "min": float(min(speeds)), "max": float(max(speeds))}
+
+
+def bench(repeats: int = 3) -> dict:
+    """Training chars/s of lstm_core at BENCH_CONFIGS, side by side with the contenders in
+    bench/contenders.py beside this file when it is there (the original notebook's
+    training step; PyTorch when installed), their ratios, the peak memory of a step and
+    the sampling speed. Each speed: median and range of `repeats` timed runs."""
+    extra = None
+    path = ROOT / "bench" / "contenders.py"
+    if path.exists():
         import importlib.util
 
-        spec = importlib.util.spec_from_file_location("bench_contenders", contenders)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        rows += module.run(repeats=repeats, configs=BENCH_CONFIGS, ours=rows)
-    return rows
+        spec = importlib.util.spec_from_file_location("bench_contenders", path)
+        extra = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(extra)
+    rows, ratios = [], []
+    for B, T, H in BENCH_CONFIGS:
+        contenders = {"lstm_core": (training_step_fn(B, T, H), B * T)}
+        if extra is not None:
+            contenders.update(extra.batched_contenders(B, T, H, BENCH_VOCAB))
+        speeds = time_side_by_side(contenders, repeats)
+        rows += [_row(name, B, T, H, sp) for name, sp in speeds.items()]
+        for name in speeds:
+            if name != "lstm_core":
+                ratios.append({"B": B, "T": T, "H": H, "vs": name,
+                               "ratio": float(np.median(speeds["lstm_core"])
+                                              / np.median(speeds[name]))})
+    if extra is not None:
+        for H, (fn, chars, B, T) in extra.original_contenders(BENCH_VOCAB).items():
+            speeds = time_side_by_side({"original": (fn, chars)}, repeats)["original"]
+            rows.append(_row("original notebook", B, T, H, speeds))
+            ours = [r for r in rows if r["impl"] == "lstm_core" and r["H"] == H]
+            if ours:
+                ratios.append({"B": ours[0]["B"], "T": ours[0]["T"], "H": H,
+                               "vs": "original notebook",
+                               "ratio": ours[0]["median"] / float(np.median(speeds))})
+    import platform
+
+    return {"rows": rows, "ratios": ratios, "memory": step_memory(*BENCH_CONFIGS[-1]),
+            "sampling_chars_per_sec": sampling_speed(),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "numpy": np.__version__, "processor": _cpu_name()}}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
 
 
 # --------------------------------------------------------------------------------------
@@ -1154,15 +1241,24 @@ def _cmd_gradcheck(args) -> None:
 
 
 def _cmd_bench(args) -> None:
-    rows = bench(args.repeats)
+    result = bench(args.repeats)
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(json.dumps(result, indent=1))
         return
-    print(f"{'implementation':22s} {'B':>3s} {'T':>4s} {'H':>5s} {'chars/s (median)':>17s} "
-          f"{'range':>21s}")
-    for r in rows:
-        print(f"{r['impl']:22s} {r['B']:3d} {r['T']:4d} {r['H']:5d} {r['median']:17,.0f} "
-              f"{r['min']:10,.0f}-{r['max']:<10,.0f}")
+    m = result["machine"]
+    print(f"{m['processor']}, {m['cpus']} CPUs; Python {m['python']}, NumPy {m['numpy']}; "
+          f"training chars/s, median of {args.repeats} runs (range)")
+    print(f"{'implementation':20s} {'B':>3s} {'T':>4s} {'H':>5s} {'chars/s':>9s}  range")
+    for r in result["rows"]:
+        print(f"{r['impl']:20s} {r['B']:3d} {r['T']:4d} {r['H']:5d} {r['median']:9,.0f}  "
+              f"{r['min']:,.0f}-{r['max']:,.0f}")
+    for r in result["ratios"]:
+        print(f"lstm_core / {r['vs']} at B={r['B']} T={r['T']} H={r['H']}: {r['ratio']:.2f}x")
+    mem = result["memory"]
+    print(f"peak memory of a step at B={mem['B']} T={mem['T']} H={mem['H']}: "
+          f"{mem['peak_bytes'] / 2**20:.0f} MiB, {mem['ratio']:.2f}x the "
+          f"{mem['kept_bytes'] / 2**20:.0f} MiB the backward pass keeps")
+    print(f"sampling (batch 1, H=512): {result['sampling_chars_per_sec']:,.0f} chars/s")
 
 
 def _positive_int(s):

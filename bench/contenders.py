@@ -10,12 +10,10 @@
   clip_grad_norm_ + torch.optim.AdamW, float32, the same model as lstm_core (one-hot
   input of size V, one layer), the same batched configurations.
 
-Every figure is training characters per second: `repeats` timed runs after a warm-up.
+Each function runs one training step per call; lstm_core.bench times them.
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 
@@ -96,22 +94,20 @@ class OriginalStep:
         return hs[len(inputs) - 1], cs[len(inputs) - 1]
 
 
-def time_original(H, V=65, T=ORIGINAL_T, steps=3, repeats=3):
+def original_step_fn(H, V, T=ORIGINAL_T):
+    """One training step of the original notebook per call, on fixed random characters."""
     model = OriginalStep(H, V)
-    rng = np.random.default_rng(0)
-    ids = rng.integers(0, V, T + 1)
-    h, c = np.zeros((H, 1)), np.zeros((H, 1))
-    model.step(ids[:-1], ids[1:], h, c)
-    speeds = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            h, c = model.step(ids[:-1], ids[1:], h, c)
-        speeds.append(steps * T / (time.perf_counter() - t0))
-    return speeds
+    ids = np.random.default_rng(0).integers(0, V, T + 1)
+    state = [np.zeros((H, 1)), np.zeros((H, 1))]
+
+    def step():
+        state[:] = model.step(ids[:-1], ids[1:], *state)
+
+    return step
 
 
-def time_torch(B, T, H, V=65, steps=5, repeats=3):
+def torch_step_fn(B, T, H, V):
+    """One PyTorch training step per call: the same model, float32, on the CPU."""
     import torch
 
     torch.manual_seed(0)
@@ -120,42 +116,31 @@ def time_torch(B, T, H, V=65, steps=5, repeats=3):
     opt = torch.optim.AdamW(params, lr=1e-3, betas=(0.9, 0.99), weight_decay=0.01)
     gen = torch.Generator().manual_seed(0)
     x = torch.randint(0, V, (T, B), generator=gen)
-    y = torch.randint(0, V, (T, B), generator=gen)
+    y = torch.randint(0, V, (T, B), generator=gen).reshape(-1)
     one_hot = torch.nn.functional.one_hot(x, V).float()
-    state = (torch.zeros(1, B, H), torch.zeros(1, B, H))
+    state = [(torch.zeros(1, B, H), torch.zeros(1, B, H))]
 
     def step():
         opt.zero_grad(set_to_none=True)
-        out, _ = lstm(one_hot, state)
-        loss = torch.nn.functional.cross_entropy(head(out).reshape(-1, V), y.reshape(-1))
+        out, (h, c) = lstm(one_hot, state[0])
+        loss = torch.nn.functional.cross_entropy(head(out).reshape(-1, V), y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        state[0] = (h.detach(), c.detach())
 
-    step()
-    speeds = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step()
-        speeds.append(steps * B * T / (time.perf_counter() - t0))
-    return speeds
+    return step
 
 
-def _row(impl, B, T, H, speeds):
-    return {"impl": impl, "B": B, "T": T, "H": H, "median": float(np.median(speeds)),
-            "min": float(min(speeds)), "max": float(max(speeds))}
-
-
-def run(repeats=3, configs=(), ours=()):
-    """Rows for the bench table: the original at each H, then PyTorch at each config."""
-    rows = [_row("original notebook", 1, ORIGINAL_T, H, time_original(H, repeats=repeats))
-            for H in ORIGINAL_HIDDEN]
+def batched_contenders(B, T, H, V):
+    """name -> (step function, characters per step), at lstm_core's configurations."""
     try:
         import torch
     except ImportError:
-        return rows
-    for B, T, H in configs:
-        rows.append(_row(f"PyTorch {torch.__version__.split('+')[0]}", B, T, H,
-                         time_torch(B, T, H, repeats=repeats)))
-    return rows
+        return {}
+    return {f"PyTorch {torch.__version__.split('+')[0]}": (torch_step_fn(B, T, H, V), B * T)}
+
+
+def original_contenders(V):
+    """H -> (step function, characters per step, B, T) for the original notebook."""
+    return {H: (original_step_fn(H, V), ORIGINAL_T, 1, ORIGINAL_T) for H in ORIGINAL_HIDDEN}

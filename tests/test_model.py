@@ -211,3 +211,18 @@ def test_float64_and_float32_agree():
     l64, l32 = lc.forward(p64, x)[0], lc.forward(p32, x)[0]
     assert l32.dtype == np.float32
     np.testing.assert_allclose(l32, l64, rtol=1e-4, atol=1e-5)
+
+
+def test_a_training_step_needs_less_than_twice_the_memory_the_backward_pass_keeps():
+    mem = lc.step_memory(16, 50, 128)
+    assert mem["kept_bytes"] > 16 * 50 * 128 * 4 * 7  # gates, c, tanh c, h: 7H per position
+    assert mem["ratio"] <= 2.0, mem
+
+
+def test_side_by_side_timing_runs_every_contender_in_every_round():
+    calls = []
+    speeds = lc.time_side_by_side({"a": (lambda: calls.append("a"), 10),
+                                   "b": (lambda: calls.append("b"), 20)}, repeats=3,
+                                  min_seconds=0)
+    assert calls == ["a", "b"] + ["a", "b"] * 3  # a warm-up, then interleaved rounds
+    assert all(len(v) == 3 and min(v) > 0 for v in speeds.values())
