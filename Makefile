@@ -48,8 +48,10 @@ notebooks: venv corpus
 	cd notebooks && for f in [0-9]*.py; do \
 		echo "executing $$f"; ../$(PY) -m jupytext --to ipynb --execute $$f || exit 1; done
 
+# The default recipe (60 minutes on 2 cores): checkpoint, metrics and loss curve in runs/default/.
 train: venv corpus
 	$(PY) -m lstm_core train --out runs/default/model.npz --metrics-json runs/default/metrics.json --overwrite
+	$(PY) data/plot_history.py runs/default/metrics.json runs/default/loss.png
 
 sample: venv corpus
 	$(PY) -m lstm_core sample
