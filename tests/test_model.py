@@ -26,8 +26,8 @@ def test_gradients_with_dropout_match_finite_differences():
 def test_gradcheck_catches_a_wrong_gradient(monkeypatch):
     original = lc.lstm_layer_backward
 
-    def wrong(dhs, dh_T, dc_T, cache):
-        dz, dW_h, dh, dc = original(dhs, dh_T, dc_T, cache)
+    def wrong(*args):
+        dz, dW_h, dh, dc = original(*args)
         return dz, dW_h * 1.001, dh, dc
 
     monkeypatch.setattr(lc, "lstm_layer_backward", wrong)
