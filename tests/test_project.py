@@ -19,7 +19,7 @@ def test_environment_yml_installs_exactly_requirements_txt():
     text = (ROOT / "environment.yml").read_text()
     entries = [ln.strip()[2:].strip() for ln in text.splitlines()
                if ln.strip().startswith("- ")]
-    assert entries == ["python=3.11", "pip", "pip:", "-r requirements.txt"], entries
+    assert entries == ["conda-forge", "python=3.11", "pip", "pip:", "-r requirements.txt"], entries
 
 
 def test_requirements_pin_every_package_used_by_the_project():
