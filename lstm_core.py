@@ -50,6 +50,9 @@ CHECKPOINT_FORMAT = "lstm_core checkpoint"
 CHECKPOINT_VERSION = 1
 
 
+DEFAULT_TIME_BUDGET = 3600.0  # seconds: the default recipe trains for an hour
+
+
 class LSTMError(Exception):
     """A mistake in what the user asked for (bad file, bad flag). The CLI prints it on one
     line and exits with status 2; it is never a bug in this module."""
@@ -85,8 +88,10 @@ class Config:
     warmup_steps: int = 100  # linear warm-up, then cosine decay to min_lr_frac * lr
     min_lr_frac: float = 0.1
     # run
-    max_steps: int | None = None  # stop (and end the schedule) here; None: time only
-    time_budget: float | None = 3600.0  # seconds; the schedule decays over this time
+    # The run stops, and the schedule ends, at max_steps or after time_budget seconds,
+    # whichever comes first; with neither, after DEFAULT_TIME_BUDGET (the default recipe).
+    max_steps: int | None = None
+    time_budget: float | None = None
     eval_every: int = 250  # steps between validation estimates and checkpoints
     eval_chars: int = 100_000  # validation characters per estimate (the last is full)
     seed: int = 0
@@ -111,8 +116,6 @@ class Config:
             raise LSTMError(f"--max-steps must be a positive integer, got {self.max_steps}")
         if self.time_budget is not None and not self.time_budget > 0:
             raise LSTMError(f"--time-budget must be > 0 seconds, got {self.time_budget}")
-        if self.max_steps is None and self.time_budget is None:
-            raise LSTMError("give --max-steps or --time-budget (or both)")
         if self.dtype not in ("float32", "float64"):
             raise LSTMError(f"--dtype must be float32 or float64, got {self.dtype}")
 
@@ -723,12 +726,17 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
         step, window = ckpt["step"], ckpt["window"]
         elapsed, history = ckpt["elapsed"], ckpt["history"]
 
+    budget = cfg.time_budget
+    if cfg.max_steps is None and budget is None:
+        budget = DEFAULT_TIME_BUDGET
+
     def progress_of(step, elapsed):
+        """How far along the run is, from 0 to 1: by steps or by time, whichever is ahead."""
         p = 0.0
         if cfg.max_steps:
             p = max(p, step / cfg.max_steps)
-        if cfg.time_budget:
-            p = max(p, elapsed / cfg.time_budget)
+        if budget:
+            p = max(p, elapsed / budget)
         return p
 
     def log(msg):
@@ -826,6 +834,7 @@ def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, rng=
     top_k keeps only the k most likely characters before drawing."""
     if temperature == 0:
         return logits.argmax(axis=-1)
+    rng = np.random.default_rng() if rng is None else rng
     z = logits.astype(np.float64) / temperature
     if top_k is not None and top_k < z.shape[-1]:
         kth = np.partition(z, -top_k, axis=-1)[:, -top_k][:, None]
@@ -1222,8 +1231,6 @@ def _cpu_name() -> str:
 def _cmd_train(args) -> None:
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
              if getattr(args, f.name, None) is not None}
-    if "max_steps" in given and "time_budget" not in given:
-        given["time_budget"] = None  # a step count alone: a reproducible, step-based schedule
     if args.resume is not None:
         base = load_checkpoint(args.resume)["config"]
         fixed = sorted(set(given) - set(RESUMABLE_CHANGES))

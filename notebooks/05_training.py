@@ -1,0 +1,584 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Training and sampling
+#
+# ← Previous: [04 · AdamW](04_adamw.ipynb) · [Contents](../README.md#the-notebooks) ·
+# Next: [06 · Inside the LSTM](06_inside_the_lstm.ipynb) →
+#
+# The earlier notebooks built every part: data streams, the forward pass, the backward
+# pass, clipping and AdamW. Here they become a training loop. We write the loop out, check
+# that it gives exactly the parameters `lc.train` gives, run it live for a few hundred
+# steps, measure the result in bits per character, and generate text from it. Then we load
+# the model trained for longer that ships with the repository.
+#
+# ## What you'll learn
+#
+# - How truncated backpropagation through time walks through B streams window by window,
+#   carrying the state (h, c) across windows and resetting it when the streams wrap.
+# - The learning-rate schedule: linear warm-up, then cosine decay.
+# - How validation loss is measured, and what nats/char, bits/char and perplexity mean.
+# - How temperature and top-k reshape the next-character distribution before sampling.
+#
+# ## What you need
+#
+# - [01 · Data preparation](01_data_preparation.ipynb): vocabulary, split, streams, windows.
+# - [02 · The forward pass](02_forward_pass.ipynb) and
+#   [03 · Backpropagation through time](03_backprop_through_time.ipynb): `forward`,
+#   `cross_entropy`, `backward`, clipping by global norm.
+# - [04 · AdamW](04_adamw.ipynb): the optimiser and its bias correction.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+import lstm_core as lc
+
+plt.style.use("lstm.mplstyle")
+np.set_printoptions(precision=4, suppress=True)
+
+# %% [markdown]
+# ## 1 · Streams and windows
+#
+# The corpus is encoded, split 90 / 10 into training and validation ids, and the training
+# ids are cut into B contiguous streams (notebook 01). `inputs[b]` and `targets[b]` hold
+# stream b; targets are the inputs shifted by one character.
+
+# %%
+text = lc.load_corpus()
+vocab = lc.Vocabulary.from_text(text)
+V = len(vocab)
+ids = vocab.encode(text)
+train_ids, val_ids = lc.split_data(ids)
+
+B, T = 32, 64
+streams = lc.make_streams(train_ids, B)
+inputs, targets = streams
+N = inputs.shape[1]
+n_windows = lc.num_windows(streams, T)
+assert inputs.shape == targets.shape == (B, N)
+np.testing.assert_array_equal(inputs[:, 1:], targets[:, :-1])
+print(f"{len(train_ids):,} training and {len(val_ids):,} validation characters, V = {V}")
+print(f"B = {B} streams of N = {N:,} characters: {n_windows:,} windows of T = {T}")
+print(f"one pass over the streams (an epoch) = {n_windows:,} steps = "
+      f"{n_windows * B * T:,} characters")
+
+# %% [markdown]
+# Window k of every stream is `x`, `y` of shape (T, B), time-major. Window k + 1 of stream b
+# continues exactly where window k ended, so the final state (h, c) of one window is the
+# right initial state for the next: the network keeps reading the same text.
+
+# %%
+x0, y0 = lc.get_window(streams, 0, T)
+x1, _ = lc.get_window(streams, 1, T)
+assert x0.shape == y0.shape == (T, B)
+b = 3
+print(f"stream {b}, window 0: {vocab.decode(x0[:, b])!r}")
+print(f"stream {b}, window 1: {vocab.decode(x1[:, b])!r}")
+
+# %% [markdown]
+# After the last window, the streams wrap to window 0. Stream b then starts again at the
+# beginning of its slice, which does not follow the text the state has just read: in the
+# corpus, that text goes on (after the N − n_windows · T characters that no window reads)
+# into the start of stream b + 1. So the loop resets the state to zeros whenever the
+# window index comes back to 0.
+
+# %%
+x_last, _ = lc.get_window(streams, n_windows - 1, T)
+print(f"stream {b}, last window ends : {vocab.decode(x_last[-30:, b])!r}")
+print(f"stream {b}, window 0 starts   : {vocab.decode(x0[:30, b])!r}")
+print(f"stream {b + 1}, window 0 starts : {vocab.decode(x0[:30, b + 1])!r}")
+print(f"characters no window reads, at the end of each stream: {N - n_windows * T}")
+
+# %% [markdown]
+# Carrying the state forward does not carry the gradient back: `backward` returns the
+# gradient with respect to the initial state, and the loop drops it. That is the
+# *truncation* in truncated backpropagation through time: the state holds information
+# from any distance, but each gradient reaches back at most T steps.
+#
+# ## 2 · The learning-rate schedule
+#
+# Notebook 04 introduced the schedule of `lc.lr_at`; the loop needs it as a function of the
+# step alone. For step s = 0, 1, ..., S - 1 (S = `max_steps`): a linear warm-up over the
+# first s_w = `warmup_steps` steps, then a cosine decay from lr_max = `lr` to
+# lr_min = `min_lr_frac · lr` as the progress p = s / S goes from 0 to 1:
+#
+# $$\text{lr}(s) = \text{lr}_\max \frac{s + 1}{s_w} \quad (s < s_w), \qquad
+# \text{lr}(s) = \text{lr}_\min + (\text{lr}_\max - \text{lr}_\min)\,
+# \tfrac12\bigl(1 + \cos(\pi \min(p, 1))\bigr) \quad (s \ge s_w).$$
+#
+# The warm-up keeps the first updates small while AdamW's moment estimates are still
+# noisy; the decay lets the parameters settle at the end. The progress p counts from step
+# 0, so the cosine has already moved a little when the warm-up ends. The plot shows the
+# schedule of the live run in section 6.
+
+# %%
+def lr_schedule(cfg, s):
+    """Learning rate at step s (0-based) of a run of cfg.max_steps steps."""
+    lr_max = cfg.lr
+    lr_min = cfg.min_lr_frac * cfg.lr
+    if s < cfg.warmup_steps:
+        return lr_max * (s + 1) / cfg.warmup_steps
+    p = min(s / cfg.max_steps, 1.0)
+    return lr_min + (lr_max - lr_min) * 0.5 * (1 + np.cos(np.pi * p))
+
+
+cfg_live = lc.Config(hidden_size=128, num_layers=1, dropout=0.0, batch_size=32, seq_len=64,
+                     lr=3e-2, warmup_steps=30, max_steps=300, time_budget=None,
+                     eval_every=30, eval_chars=20_000, dtype="float64", seed=0)
+steps = np.arange(cfg_live.max_steps)
+lrs = np.array([lr_schedule(cfg_live, s) for s in steps])
+lrs_lc = np.array([lc.lr_at(cfg_live, s, s / cfg_live.max_steps) for s in steps])
+np.testing.assert_allclose(lrs, lrs_lc, rtol=1e-12)
+print(f"lr_schedule == lc.lr_at at all {len(steps)} steps")
+
+fig, ax = plt.subplots(figsize=(6, 2.8))
+ax.plot(steps, lrs * 1e3)
+ax.axvline(cfg_live.warmup_steps, color="gray", ls=":", lw=1)
+ax.set(title="Warm-up, then cosine decay (lr = 3e-2, s_w = 30, S = 300)", xlabel="step s",
+       ylabel="learning rate (×10⁻³)")
+plt.show()
+
+# %% [markdown]
+# With `time_budget` set instead of `max_steps`, `lc.train` uses the elapsed fraction of
+# the time budget as p. That fits any machine's speed, but the schedule then depends on
+# the wall clock, so runs are no longer reproducible step for step. Every run in this
+# notebook sets `max_steps` and `time_budget=None`.
+#
+# ## 3 · One training step
+#
+# One step on one window: the forward pass from the carried state, the mean cross-entropy
+# L over the T·B positions, the gradient ∇L by backpropagation, clipping of the whole
+# gradient to global norm at most `grad_clip`, and one AdamW update:
+#
+# $$L = -\frac{1}{TB}\sum_{t,b} \ln p_\theta(y_{t,b} \mid x_{1..t,b}), \qquad
+# \nabla L \leftarrow \nabla L \cdot
+# \min\Bigl(1, \frac{\text{grad\_clip}}{\lVert\nabla L\rVert}\Bigr), \qquad
+# \theta \leftarrow \text{AdamW}(\theta, \nabla L, \text{lr}(s)).$$
+#
+# Dropout (when `dropout > 0`) draws its masks from `rng`, a generator of its own.
+
+# %%
+def train_step(params, opt, x, y, state, lr, grad_clip, dropout=0.0, rng=None):
+    """One window. Returns (loss in nats/char, gradient norm before clipping, final state)."""
+    logits, state, cache = lc.forward(params, x, state, dropout=dropout, rng=rng)
+    loss, dlogits = lc.cross_entropy(logits, y)
+    grads, _ = lc.backward(dlogits, cache)  # the gradient w.r.t. the initial state is dropped
+    norm = lc.clip_by_global_norm(grads, grad_clip)
+    opt.step(params, grads, lr)
+    return loss, norm, state
+
+
+params_a = lc.init_params(V, 64, 1, seed=0, dtype="float64")
+params_b = {name: p.copy() for name, p in params_a.items()}
+opt_a, opt_b = lc.AdamW(params_a), lc.AdamW(params_b)
+state = lc.zero_state(params_a, B)
+loss_a, norm_a, state_a = train_step(params_a, opt_a, x0, y0, state, 1e-3, 1.0)
+loss_b, norm_b, state_b = lc.train_step(params_b, opt_b, x0, y0, state, lr=1e-3, grad_clip=1.0)
+for name in params_a:
+    np.testing.assert_allclose(params_a[name], params_b[name], rtol=0, atol=0)
+np.testing.assert_allclose(np.stack(state_a), np.stack(state_b), rtol=0, atol=0)
+print(f"train_step == lc.train_step: loss {loss_a:.4f} nats/char (ln V = {np.log(V):.4f}), "
+      f"gradient norm {norm_a:.4f}; all {len(params_a)} parameter tensors and the final "
+      f"state identical")
+
+# %% [markdown]
+# ## 4 · Validation
+#
+# The validation loss is the same mean cross-entropy on the validation ids, which the
+# model never trains on. `lc.evaluate` reads them as streams too, in windows with the state
+# carried over and without dropout; with `max_chars` it reads only the first windows,
+# which makes a cheap estimate during training. A rising validation loss while the
+# training loss falls is overfitting.
+#
+# ## 5 · The loop
+#
+# Everything together. Each step takes the next window, resets the state when the window
+# index is 0, takes the learning rate for the step, and trains; every `eval_every` steps
+# it records the mean training loss since the last record and a validation estimate on
+# `eval_chars` characters. At the end the whole validation split is evaluated. The `rng`
+# for dropout is seeded with `seed + 1`, as in `lc.train`.
+
+# %%
+def train_loop(cfg, text, log=False):
+    """Train a fresh model on text; returns (params, vocab, history, per-step losses)."""
+    vocab = lc.Vocabulary.from_text(text)
+    train_ids, val_ids = lc.split_data(vocab.encode(text))
+    B, T = cfg.batch_size, cfg.seq_len
+    streams = lc.make_streams(train_ids, B)
+    n_windows = lc.num_windows(streams, T)
+    params = lc.init_params(len(vocab), cfg.hidden_size, cfg.num_layers,
+                            forget_bias=cfg.forget_bias, seed=cfg.seed, dtype=cfg.dtype)
+    opt = lc.AdamW(params, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay)
+    rng = np.random.default_rng(cfg.seed + 1)
+    history, losses, recent = [], [], []
+    window = 0
+    for s in range(cfg.max_steps):
+        if window == 0:
+            state = lc.zero_state(params, B)  # the streams start over
+        x, y = lc.get_window(streams, window, T)
+        lr = lr_schedule(cfg, s)
+        loss, _, state = train_step(params, opt, x, y, state, lr, cfg.grad_clip,
+                                    cfg.dropout, rng)
+        losses.append(loss)
+        recent.append(loss)
+        window = (window + 1) % n_windows
+        if (s + 1) % cfg.eval_every == 0:
+            val = lc.evaluate(params, val_ids, B, T, cfg.eval_chars)
+            history.append({"step": s + 1, "train_loss": float(np.mean(recent)),
+                            "val_loss": val, "lr": lr})
+            recent = []
+            if log:
+                print(f"step {s + 1:4d} | train {history[-1]['train_loss']:.3f} | "
+                      f"val {val:.3f} nats/char | lr {lr:.2e}")
+    val = lc.evaluate(params, val_ids, B, T)  # the whole validation split
+    if history and history[-1]["step"] == cfg.max_steps:
+        history[-1]["val_loss"] = val
+    else:
+        history.append({"step": cfg.max_steps, "train_loss": float(np.mean(recent)),
+                        "val_loss": val, "lr": lr_schedule(cfg, cfg.max_steps)})
+    return params, vocab, history, np.array(losses)
+
+
+# %% [markdown]
+# ### Check: the loop against `lc.train`
+#
+# A small two-layer model with dropout, on the first 3,000 characters of the corpus, for
+# 40 steps. Its streams hold 26 windows, so the run wraps once and the reset is exercised.
+# Same `Config`, same seed: the parameters must be identical, not merely close.
+
+# %%
+cfg_check = lc.Config(hidden_size=32, num_layers=2, dropout=0.1, batch_size=4, seq_len=25,
+                      warmup_steps=5, max_steps=40, time_budget=None, eval_every=10,
+                      eval_chars=1_000, dtype="float64", seed=1)
+short = text[:3_000]
+short_ids = lc.Vocabulary.from_text(short).encode(short)
+check_streams = lc.make_streams(lc.split_data(short_ids)[0], cfg_check.batch_size)
+check_windows = lc.num_windows(check_streams, cfg_check.seq_len)
+assert check_windows == 26 < cfg_check.max_steps
+params_mine, _, history_mine, _ = train_loop(cfg_check, short)
+result = lc.train(cfg_check, text=short, verbose=False)
+for name in result.params:
+    np.testing.assert_allclose(params_mine[name], result.params[name], rtol=0, atol=0)
+for mine, theirs in zip(history_mine, result.history, strict=True):
+    for key in ("step", "train_loss", "val_loss", "lr"):
+        np.testing.assert_allclose(mine[key], theirs[key], rtol=1e-12)
+print(f"train_loop == lc.train after {cfg_check.max_steps} steps ({check_windows} windows per "
+      f"epoch): {len(result.params)} parameter tensors identical, "
+      f"{len(result.history)} history records equal")
+print(f"final validation loss {history_mine[-1]['val_loss']:.4f} nats/char")
+
+# %% [markdown]
+# ## 6 · A short live run
+#
+# A model small enough to train here in well under a minute: `cfg_live` from section 2,
+# H = 128, one layer, B = 32 streams, T = 64 steps per window, 300 steps. Its peak
+# learning rate, 3e-2, is fifteen times the default: a short run of a small model gains
+# from large steps, and clipping keeps them safe. It runs in float64 so that the printed
+# losses come out the same on every machine; the shipped model below trained in float32,
+# which is about twice as fast.
+
+# %%
+import time
+
+chars_live = cfg_live.max_steps * cfg_live.batch_size * cfg_live.seq_len
+print(f"{cfg_live.max_steps} steps of {cfg_live.batch_size} x {cfg_live.seq_len}: "
+      f"{chars_live:,} characters, {chars_live / len(train_ids):.2f} epochs")
+start = time.perf_counter()
+params_live, vocab_live, history_live, losses_live = train_loop(cfg_live, text, log=True)
+seconds_live = time.perf_counter() - start
+assert vocab_live == vocab and losses_live.shape == (cfg_live.max_steps,)
+val_live = history_live[-1]["val_loss"]
+print(f"whole validation split: {val_live:.3f} nats/char")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Wall time and speed depend on the machine and its load.
+print(f"{seconds_live:.0f} s for {chars_live:,} training characters plus validation "
+      f"({chars_live / seconds_live:,.0f} chars/s overall)")
+
+# %% [markdown]
+# The curves: the loss of every training window (grey), its running mean over the last 20
+# windows, and the validation estimates. The run starts at about ln V, the loss of a
+# uniform guess (notebook 02), and stalls for a while near the loss of the unigram model
+# (section 7), which knows character frequencies and nothing else, before the model
+# starts to use the context.
+
+# %%
+w = 20
+running = np.convolve(losses_live, np.ones(w) / w, mode="valid")  # mean of windows s-w+1..s
+h_steps = np.array([r["step"] for r in history_live])
+fig, ax = plt.subplots()
+ax.plot(np.arange(1, len(losses_live) + 1), losses_live, color="0.75", lw=0.8,
+        label="training, per window")
+ax.plot(np.arange(w, len(losses_live) + 1), running, label=f"training, mean of last {w}")
+ax.plot(h_steps, [r["val_loss"] for r in history_live], "s-", ms=3, label="validation")
+ax.axhline(np.log(V), color="gray", ls=":", lw=1)
+ax.text(cfg_live.max_steps, np.log(V), "ln V", va="bottom", ha="right", color="gray")
+ax.set(title="Short live run (H = 128, 1 layer, B = 32, T = 64, float64)",
+       xlabel="step", ylabel="loss (nats/char)", ylim=(1.5, 4.7))
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# The validation loss tracks the training loss closely: the run sees each training
+# character at most once, far too little to overfit.
+#
+# ## 7 · Bits per character and perplexity
+#
+# The loss L is the mean of −ln p(next character) in nats (natural logarithm). Two other
+# units say the same thing:
+#
+# $$\text{bits/char} = \frac{L}{\ln 2}, \qquad \text{perplexity} = e^{L}.$$
+#
+# Bits/char is how many bits per character an ideal compressor (arithmetic coding) driven
+# by the model's probabilities would write: the model *is* a compressor. Perplexity is the
+# number of equally likely characters that would leave the model as uncertain as it is on
+# average: a uniform guess among V characters has perplexity V. For reference, the unigram
+# model predicts every character with its frequency q_j in the training text, ignoring
+# context; on that text its loss is the entropy of the frequencies, −Σ_j q_j ln q_j.
+
+# %%
+q = np.bincount(train_ids, minlength=V) / len(train_ids)
+q = q[q > 0]
+unigram = -(q * np.log(q)).sum()
+np.testing.assert_allclose(unigram, lc.unigram_entropy(train_ids, V), rtol=1e-12)
+print("unigram entropy == lc.unigram_entropy; bits/char and perplexity == lc's:\n")
+print(f"{'model':28s} {'nats/char':>9s} {'bits/char':>9s} {'perplexity':>10s}")
+for name, L in [("uniform over V characters", np.log(V)),
+                ("unigram (frequencies)", unigram),
+                (f"live run, {cfg_live.max_steps} steps", val_live)]:
+    bits, ppl = L / np.log(2), np.exp(L)
+    np.testing.assert_allclose([bits, ppl], [lc.bits_per_char(L), lc.perplexity(L)],
+                               rtol=1e-12)
+    print(f"{name:28s} {L:9.3f} {bits:9.3f} {ppl:10.2f}")
+
+# %% [markdown]
+# ## 8 · Sampling: temperature and top-k
+#
+# To generate text, feed a prime, turn the last logits z into probabilities, draw a
+# character, feed it back, and repeat. Two knobs reshape the distribution before the draw.
+# The temperature τ divides the logits:
+#
+# $$p_j(\tau) = \frac{e^{z_j/\tau}}{\sum_k e^{z_k/\tau}}.$$
+#
+# τ = 1 is the model's own distribution; τ < 1 sharpens it toward the most likely
+# character (τ → 0 is the argmax); τ > 1 flattens it toward uniform. Top-k sets z_j = −∞
+# for every character outside the k largest logits, so the unlikely tail, where most
+# nonsense comes from, is never drawn. The draw itself inverts the cumulative distribution:
+# with u ~ U(0, 1), pick the first j whose cumulative probability reaches u.
+
+# %%
+def sample_next(z, tau, top_k, rng):
+    """One id per row of logits z (B, V)."""
+    z = z.astype(np.float64) / tau
+    if top_k is not None and top_k < z.shape[1]:
+        kth_largest = np.sort(z, axis=1)[:, -top_k][:, None]
+        z = np.where(z < kth_largest, -np.inf, z)
+    p = lc.softmax(z)
+    u = rng.random((z.shape[0], 1))
+    return np.minimum((p.cumsum(axis=1) < u).sum(axis=1), z.shape[1] - 1)
+
+
+z_test = np.random.default_rng(0).normal(0, 2, (1000, V))
+for tau, top_k in [(1.0, None), (0.5, None), (1.5, 5)]:
+    mine = sample_next(z_test, tau, top_k, np.random.default_rng(7))
+    theirs = lc.sample_next(z_test, tau, top_k, np.random.default_rng(7))
+    np.testing.assert_allclose(mine, theirs, rtol=0, atol=0)
+    assert (top_k is None) or np.all(
+        (z_test >= np.sort(z_test, axis=1)[:, -top_k][:, None])[np.arange(1000), mine])
+print("sample_next == lc.sample_next on 1,000 rows at (τ, k) = (1, none), (0.5, none), "
+      "(1.5, 5); top-k draws stay in the top k")
+
+# %% [markdown]
+# `lc.sample` feeds the prime one character per step, then samples. Text from the live
+# model after 300 steps: it has learned word lengths, frequent short words, line breaks
+# and speaker names in capitals, but little spelling beyond that.
+
+# %%
+for tau, top_k in [(0.5, None), (1.0, None), (1.0, 5)]:
+    out = lc.sample(params_live, vocab, prime="\n", length=240, temperature=tau,
+                    top_k=top_k, seed=0)
+    print(f"--- τ = {tau}, top-k = {top_k} ---{out}\n")
+
+# %% [markdown]
+# How strongly does τ reshape the distribution? The entropy of the next-character
+# distribution, in nats,
+#
+# $$H(\tau) = -\sum_j p_j(\tau) \ln p_j(\tau),$$
+#
+# averaged over 2,000 positions of validation text. At τ = 1 it is the loss the model
+# expects of itself; a calibrated model (one whose 70 % guesses are right 70 % of the
+# time) has an expected loss equal to its actual loss, the cross-entropy on the same
+# positions. Top-k caps the entropy at ln k.
+
+# %%
+def entropy(z, tau, top_k=None):
+    """Entropy in nats of softmax(z / tau) per row of z (N, V), after top-k."""
+    z = z / tau
+    if top_k is not None:
+        z = np.where(z < np.sort(z, axis=1)[:, -top_k][:, None], -np.inf, z)
+    p = lc.softmax(z)
+    return -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1)
+
+
+logits_val, _, _ = lc.forward(params_live, val_ids[:2_000, None])
+z_val = logits_val[:, 0, :]
+assert z_val.shape == (2_000, V)
+ce_val = lc.cross_entropy(z_val, val_ids[1:2_001])[0]
+taus = np.linspace(0.1, 2.0, 39)
+H_full = np.array([entropy(z_val, tau).mean() for tau in taus])
+H_top5 = np.array([entropy(z_val, tau, top_k=5).mean() for tau in taus])
+print(f"same 2,000 positions: mean entropy at τ = 1 {entropy(z_val, 1.0).mean():.3f} nats, "
+      f"cross-entropy {ce_val:.3f} nats/char")
+
+fig, ax = plt.subplots()
+ax.plot(taus, H_full, label="full distribution")
+ax.plot(taus, H_top5, label="top-k, k = 5")
+ax.axhline(np.log(V), color="gray", ls=":", lw=1)
+ax.text(0.1, np.log(V), "ln V (uniform)", va="bottom", color="gray")
+ax.axhline(np.log(5), color="gray", ls="--", lw=1)
+ax.text(0.1, np.log(5), "ln 5", va="bottom", color="gray")
+ax.plot([1.0], [ce_val], "k*", ms=9, label="cross-entropy, τ = 1")
+ax.set(title="Temperature against the entropy of the next character (live model)",
+       xlabel="temperature τ", ylabel="mean entropy (nats)", ylim=(0, 4.9))
+ax.legend(loc="lower right")
+plt.show()
+
+# %% [markdown]
+# ## 9 · The trained model
+#
+# The repository ships a model trained for longer with `python -m lstm_core train`:
+# `lc.DEFAULT_CHECKPOINT`, `data/shakespeare_lstm.npz`. During training, `lc.train` writes
+# a checkpoint at every evaluation (parameters, AdamW's moments, the carried state, the
+# position in the data, the random generator's state), enough to resume the run exactly.
+# The shipped file is *released* (`lc.release_checkpoint`): it keeps the parameters, the
+# configuration, the vocabulary and the history, enough to sample and evaluate.
+
+# %%
+ckpt = lc.load_checkpoint(lc.DEFAULT_CHECKPOINT)
+cfg_trained = ckpt["config"]
+params_trained = ckpt["params"]
+assert ckpt["vocab"] == vocab and ckpt["opt"] is None
+B_t, T_t = cfg_trained.batch_size, cfg_trained.seq_len
+chars_seen = ckpt["step"] * B_t * T_t
+print(f"H = {cfg_trained.hidden_size}, {cfg_trained.num_layers} layer(s), "
+      f"dropout {cfg_trained.dropout}, B = {B_t}, T = {T_t}, {cfg_trained.dtype}")
+print(f"lr {cfg_trained.lr:g} (warm-up {cfg_trained.warmup_steps} steps, cosine to "
+      f"{cfg_trained.min_lr_frac:g} · lr), weight decay {cfg_trained.weight_decay:g}, "
+      f"grad_clip {cfg_trained.grad_clip:g}, time budget {cfg_trained.time_budget:g} s")
+print(f"{lc.count_params(params_trained):,} parameters (the live model: "
+      f"{lc.count_params(params_live):,}), {ckpt['step']:,} steps in "
+      f"{ckpt['elapsed'] / 60:.0f} min, {chars_seen:,} characters "
+      f"({chars_seen / len(train_ids):.2f} epochs)")
+
+# %% [markdown]
+# Its recorded history: every `eval_every` steps the mean training loss since the last
+# record (so it lags behind) and a validation estimate on `eval_chars` characters; the last
+# record's validation loss is the whole validation split. The learning rate decays with
+# the elapsed fraction of the time budget.
+
+# %%
+hist = ckpt["history"]
+h_steps = np.array([r["step"] for r in hist])
+fig, (ax, ax_lr) = plt.subplots(2, 1, figsize=(7, 4.5), sharex=True,
+                                height_ratios=(3, 1))
+ax.plot(h_steps, [r["train_loss"] for r in hist], "o-", ms=3, label="training")
+ax.plot(h_steps, [r["val_loss"] for r in hist], "s-", ms=3, label="validation")
+ax.set(title=f"The shipped model's training run (H = {cfg_trained.hidden_size}, "
+       f"B = {B_t}, T = {T_t})", ylabel="loss (nats/char)")
+ax.legend()
+ax_lr.plot(h_steps, [r["lr"] * 1e3 for r in hist], color="gray")
+ax_lr.set(xlabel="step", ylabel="lr (×10⁻³)")
+plt.show()
+
+# %%
+val_trained = hist[-1]["val_loss"]
+print(f"{'model':28s} {'nats/char':>9s} {'bits/char':>9s} {'perplexity':>10s}")
+for name, L in [("unigram (frequencies)", unigram),
+                (f"live run, {cfg_live.max_steps} steps", val_live),
+                (f"shipped, {ckpt['step']:,} steps", val_trained)]:
+    print(f"{name:28s} {L:9.3f} {lc.bits_per_char(L):9.3f} {lc.perplexity(L):10.2f}")
+
+# %% [markdown]
+# Samples after the prime `"ROMEO.\n"` (in this edition a speaker's name is followed by a
+# period). The parameters are cast to float64 first, so that the drawn characters do not
+# depend on the rounding of a particular machine's float32 arithmetic.
+
+# %%
+params64 = {name: p.astype(np.float64) for name, p in params_trained.items()}
+for tau in (0.5, 0.8, 1.0):
+    out = lc.sample(params64, vocab, prime="ROMEO.\n", length=300, temperature=tau, seed=0)
+    print(f"--- τ = {tau} ---\n{out}\n")
+
+# %% [markdown]
+# The shipped model has ten times the parameters of the live model and read fifteen times
+# as many characters, yet its validation loss is only a little lower. Its run was short for
+# its size: 1,432 steps in a budget of 25 minutes, at a peak learning rate of 2e-3, fifteen
+# times below the live run's. The training and validation curves lie on top of each other
+# and still fall: the model underfits, and a longer run (or a larger learning rate) would
+# improve it.
+#
+# At τ = 0.5 the text is safe and repetitive; at τ = 1 it is varied, with more invented
+# words. Both have the play's layout: a speaker's name in capitals on its own line, then
+# the speech. Notebook 06 looks for the cells that track such structure.
+#
+# ## Summary
+#
+# - Truncated BPTT reads B streams in windows of T: the state (h, c) is carried from
+#   window to window and reset when the streams wrap; the gradient stops at each window.
+# - A training step is forward, cross-entropy, backward, clip by global norm, AdamW, with
+#   the learning rate of a warm-up + cosine schedule.
+# - Our loop gives bit-for-bit the parameters of `lc.train` for the same `Config` and seed.
+# - Loss in nats/char, bits/char = L / ln 2 and perplexity = e^L measure the same thing: a
+#   uniform guess needs 6.4 bits/char, the unigram model 4.8, the live run after 300 steps
+#   2.9.
+# - Temperature trades diversity for safety, top-k removes the tail; both are applied to
+#   the logits just before the draw.
+#
+# ## Exercises
+#
+# 1. Reset the state to zeros at *every* window instead of carrying it (pass `state=None`).
+#    Rerun the live run: how much worse is the validation loss at the end, and why?
+# 2. Keep B · T = 2,048 characters per step but use T = 16 with B = 128, then T = 256 with
+#    B = 8. Which learns fastest per step, and which per second?
+# 3. Sample from the shipped model at τ = 0 (greedy). Find the first repeated stretch of
+#    the output and explain why greedy decoding loops.
+# 4. Implement nucleus (top-p) sampling: keep the smallest set of characters whose
+#    probabilities sum to at least p. Add its curve, for p = 0.9, to the entropy plot.
+# 5. Evaluate the shipped model on the first 100,000 validation characters with
+#    `lc.evaluate` at B = 64, T = 100 and at B = 1, T = 1,000. Why does the loss differ a
+#    little?
+#
+# ## Further reading
+#
+# - A. Karpathy, [*The Unreasonable Effectiveness of Recurrent Neural
+#   Networks*](https://karpathy.github.io/2015/05/21/rnn-effectiveness/), 2015: character
+#   models trained on Shakespeare, Wikipedia, LaTeX and C, with samples.
+# - A. Karpathy, J. Johnson, L. Fei-Fei, [*Visualizing and Understanding Recurrent
+#   Networks*](https://arxiv.org/abs/1506.02078), 2015: character-level LSTMs, their
+#   training and what their cells track.
+# - A. Holtzman, J. Buys, L. Du, M. Forbes, Y. Choi, [*The Curious Case of Neural Text
+#   Degeneration*](https://arxiv.org/abs/1904.09751), ICLR 2020: why pure and greedy
+#   sampling fail, top-k, and nucleus sampling.
+# - I. Loshchilov, F. Hutter, [*SGDR: Stochastic Gradient Descent with Warm
+#   Restarts*](https://arxiv.org/abs/1608.03983), ICLR 2017: the cosine learning-rate
+#   schedule.
+# - C. E. Shannon, *Prediction and Entropy of Printed English*, Bell System Technical
+#   Journal 30, 1951: bits per character of English, measured with human predictors.
+#
+# ← Previous: [04 · AdamW](04_adamw.ipynb) · [Contents](../README.md#the-notebooks) ·
+# Next: [06 · Inside the LSTM](06_inside_the_lstm.ipynb) →
