@@ -1133,12 +1133,12 @@ def time_side_by_side(contenders: dict, repeats=3, min_seconds=0.5) -> dict:
 
 
 def step_memory(batch_size, seq_len, hidden_size, vocab_size=BENCH_VOCAB) -> dict:
-    """Peak memory allocated during one training step (tracemalloc sees NumPy's arrays),
-    next to the size of the arrays the forward pass keeps for the backward pass."""
+    """Peak memory allocated during a first training step (tracemalloc sees NumPy's
+    arrays; the step's reusable buffers are allocated then), next to the size of the arrays
+    the forward pass keeps for the backward pass."""
     import tracemalloc
 
     step = training_step_fn(batch_size, seq_len, hidden_size, vocab_size)
-    step()
     rng = np.random.default_rng(0)
     params = init_params(vocab_size, hidden_size, 1)
     x = rng.integers(0, vocab_size, (seq_len, batch_size))
@@ -1169,40 +1169,61 @@ def _row(impl, B, T, H, speeds):
             "min": float(min(speeds)), "max": float(max(speeds))}
 
 
-def bench(repeats: int = 3) -> dict:
-    """Training chars/s of lstm_core at BENCH_CONFIGS, side by side with the contenders in
-    bench/contenders.py beside this file when it is there (the original notebook's
-    training step; PyTorch when installed), their ratios, the peak memory of a step and
-    the sampling speed. Each speed: median and range of `repeats` timed runs."""
-    extra = None
+def _load_contenders():
+    """bench/contenders.py beside this file (absent from an installed copy), or None."""
     path = ROOT / "bench" / "contenders.py"
-    if path.exists():
-        import importlib.util
+    if not path.exists():
+        return None
+    import importlib.util
 
-        spec = importlib.util.spec_from_file_location("bench_contenders", path)
-        extra = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(extra)
-    rows, ratios = [], []
-    for B, T, H in BENCH_CONFIGS:
-        contenders = {"lstm_core": (training_step_fn(B, T, H), B * T)}
-        if extra is not None:
-            contenders.update(extra.batched_contenders(B, T, H, BENCH_VOCAB))
-        speeds = time_side_by_side(contenders, repeats)
-        rows += [_row(name, B, T, H, sp) for name, sp in speeds.items()]
-        for name in speeds:
-            if name != "lstm_core":
-                ratios.append({"B": B, "T": T, "H": H, "vs": name,
-                               "ratio": float(np.median(speeds["lstm_core"])
-                                              / np.median(speeds[name]))})
+    spec = importlib.util.spec_from_file_location("bench_contenders", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench_worker(kind: str, B: int, T: int, H: int, min_seconds: float = 1.0) -> float:
+    """chars/s of one timed run of one contender, after a warm-up step (run by `bench` in
+    a process of its own)."""
+    if kind == "lstm_core":
+        fn, chars = training_step_fn(B, T, H), B * T
+    else:
+        fn, chars = _load_contenders().make(kind, B, T, H, BENCH_VOCAB)
+    return time_side_by_side({kind: (fn, chars)}, 1, min_seconds)[kind][0]
+
+
+def bench(repeats: int = 3) -> dict:
+    """Training chars/s of lstm_core at BENCH_CONFIGS, side by side with the contenders of
+    bench/contenders.py when it is there (the original notebook's training step at
+    bench/contenders.ORIGINAL_HIDDEN; PyTorch when installed), their ratios, the peak
+    memory of a step and the sampling speed.
+
+    Every timed run happens in a fresh process of its own, so that one library's idle
+    threads (OpenBLAS's, PyTorch's OpenMP pool) never spin against another's, and the
+    runs go round-robin over the contenders, `repeats` rounds, so that a slow moment of a
+    shared machine hits them alike. Each speed: median and range of the rounds."""
+    extra = _load_contenders()
+    runs = [("lstm_core", "lstm_core", B, T, H) for B, T, H in BENCH_CONFIGS]
     if extra is not None:
-        for H, (fn, chars, B, T) in extra.original_contenders(BENCH_VOCAB).items():
-            speeds = time_side_by_side({"original": (fn, chars)}, repeats)["original"]
-            rows.append(_row("original notebook", B, T, H, speeds))
-            ours = [r for r in rows if r["impl"] == "lstm_core" and r["H"] == H]
-            if ours:
-                ratios.append({"B": ours[0]["B"], "T": ours[0]["T"], "H": H,
-                               "vs": "original notebook",
-                               "ratio": ours[0]["median"] / float(np.median(speeds))})
+        version = extra.torch_version()
+        if version is not None:
+            runs += [(f"PyTorch {version}", "torch", B, T, H) for B, T, H in BENCH_CONFIGS]
+        runs += [("original notebook", "original", 1, extra.ORIGINAL_T, H)
+                 for H in extra.ORIGINAL_HIDDEN]
+    speeds = {run: [] for run in runs}
+    for _ in range(repeats):
+        for run in runs:
+            _, kind, B, T, H = run
+            code = f"import lstm_core as lc; print(lc.bench_worker({kind!r}, {B}, {T}, {H}))"
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 cwd=ROOT, check=True).stdout
+            speeds[run].append(float(out.split()[-1]))
+    rows = [_row(name, B, T, H, speeds[(name, kind, B, T, H)])
+            for name, kind, B, T, H in runs]
+    ours = {r["H"]: r for r in rows if r["impl"] == "lstm_core"}
+    ratios = [{"B": ours[r["H"]]["B"], "T": ours[r["H"]]["T"], "H": r["H"], "vs": r["impl"],
+               "ratio": ours[r["H"]]["median"] / r["median"]}
+              for r in rows if r["impl"] != "lstm_core" and r["H"] in ours]
     import platform
 
     return {"rows": rows, "ratios": ratios, "memory": step_memory(*BENCH_CONFIGS[-1]),

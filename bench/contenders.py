@@ -132,15 +132,20 @@ def torch_step_fn(B, T, H, V):
     return step
 
 
-def batched_contenders(B, T, H, V):
-    """name -> (step function, characters per step), at lstm_core's configurations."""
+def torch_version():
+    """PyTorch's version, or None when it is not installed."""
     try:
         import torch
     except ImportError:
-        return {}
-    return {f"PyTorch {torch.__version__.split('+')[0]}": (torch_step_fn(B, T, H, V), B * T)}
+        return None
+    return torch.__version__.split("+")[0]
 
 
-def original_contenders(V):
-    """H -> (step function, characters per step, B, T) for the original notebook."""
-    return {H: (original_step_fn(H, V), ORIGINAL_T, 1, ORIGINAL_T) for H in ORIGINAL_HIDDEN}
+def make(kind, B, T, H, V):
+    """(step function, characters per step) of a contender: "torch" at a batched
+    configuration, or "original" (batch 1, T = ORIGINAL_T; B and T are ignored)."""
+    if kind == "torch":
+        return torch_step_fn(B, T, H, V), B * T
+    if kind == "original":
+        return original_step_fn(H, V), ORIGINAL_T
+    raise ValueError(kind)
