@@ -649,10 +649,13 @@ class _Progress:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled and sys.stderr.isatty()
+        self.last = 0.0
 
     def update(self, step, total_steps, loss, chars_per_sec, eta):
-        if not self.enabled:
+        now = time.perf_counter()
+        if not self.enabled or now - self.last < 0.2:  # a few redraws a second at most
             return
+        self.last = now
         total = f"/{total_steps}" if total_steps else ""
         eta_s = time.strftime("%H:%M:%S", time.gmtime(max(eta, 0))) if eta is not None else "?"
         sys.stderr.write(f"\rstep {step}{total}  loss {loss:.3f}  {chars_per_sec:,.0f} chars/s"
@@ -660,8 +663,9 @@ class _Progress:
         sys.stderr.flush()
 
     def close(self):
-        if self.enabled:
+        if self.enabled and self.last:
             sys.stderr.write("\n")
+            self.last = 0.0
 
 
 def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
