@@ -1,7 +1,7 @@
 """A character-level LSTM language model in NumPy, read top to bottom like a chapter.
 
-    data -> parameters -> forward -> loss -> backward -> clipping -> AdamW
-         -> training loop -> sampling -> checkpoints -> gradient check -> benchmark -> CLI
+    data -> parameters -> forward -> loss -> backward -> clipping -> AdamW -> training loop
+         -> sampling -> baselines -> checkpoints -> gradient check -> benchmark -> CLI
 
 The symbols are the notebooks' symbols. For one layer and one time step t, with the input
 x_t, the previous hidden state h_{t-1} and cell state c_{t-1}:
@@ -21,6 +21,7 @@ Command line (see `python -m lstm_core --help`):
 
     python -m lstm_core train  [--data PATH] [--time-budget SECONDS] [--out CKPT] ...
     python -m lstm_core sample [--checkpoint CKPT] [--prime TEXT] [--length N] ...
+    python -m lstm_core release --checkpoint CKPT --out MODEL   (weights only, for sampling)
     python -m lstm_core gradcheck [--layers L] [--json]
     python -m lstm_core bench [--json]
 
@@ -48,8 +49,6 @@ DEFAULT_CORPUS = DATA_DIR / "shakespeare.txt"
 DEFAULT_CHECKPOINT = DATA_DIR / "shakespeare_lstm.npz"
 CHECKPOINT_FORMAT = "lstm_core checkpoint"
 CHECKPOINT_VERSION = 1
-
-
 DEFAULT_TIME_BUDGET = 3600.0  # seconds: the default recipe trains for an hour
 
 
@@ -108,9 +107,9 @@ class Config:
             raise LSTMError(f"--lr must be > 0, got {self.lr}")
         if not 0 <= self.dropout < 1:
             raise LSTMError(f"--dropout must be in [0, 1), got {self.dropout}")
-        if self.weight_decay < 0:
+        if not self.weight_decay >= 0:
             raise LSTMError(f"--weight-decay must be >= 0, got {self.weight_decay}")
-        if self.grad_clip <= 0:
+        if not self.grad_clip > 0:
             raise LSTMError(f"--grad-clip must be > 0, got {self.grad_clip}")
         if self.max_steps is not None and self.max_steps < 1:
             raise LSTMError(f"--max-steps must be a positive integer, got {self.max_steps}")
@@ -1402,7 +1401,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+        print("\ninterrupted (a training run keeps its last checkpoint)", file=sys.stderr)
         return 130
     return 0
 

@@ -479,7 +479,8 @@ print(f"H = {cfg_trained.hidden_size}, {cfg_trained.num_layers} layer(s), "
       f"dropout {cfg_trained.dropout}, B = {B_t}, T = {T_t}, {cfg_trained.dtype}")
 print(f"lr {cfg_trained.lr:g} (warm-up {cfg_trained.warmup_steps} steps, cosine to "
       f"{cfg_trained.min_lr_frac:g} · lr), weight decay {cfg_trained.weight_decay:g}, "
-      f"grad_clip {cfg_trained.grad_clip:g}, time budget {cfg_trained.time_budget:g} s")
+      f"grad_clip {cfg_trained.grad_clip:g}, "
+      f"time budget {cfg_trained.time_budget or lc.DEFAULT_TIME_BUDGET:g} s")
 print(f"{lc.count_params(params_trained):,} parameters (the live model: "
       f"{lc.count_params(params_live):,}), {ckpt['step']:,} steps in "
       f"{ckpt['elapsed'] / 60:.0f} min, {chars_seen:,} characters "
