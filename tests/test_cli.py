@@ -167,6 +167,8 @@ def test_corpus_shorter_than_one_window(tmp_path):
     ("--lr", -0.1, "--lr must be > 0"),
     ("--dropout", 1.0, "--dropout must be in [0, 1)"),
     ("--time-budget", 0, "--time-budget must be > 0"),
+    ("--grad-clip", "nan", "--grad-clip must be > 0"),
+    ("--weight-decay", -1, "--weight-decay must be >= 0"),
     ("--hidden-size", "many", "invalid int value"),
 ])
 def test_bad_training_flags(corpus_file, tmp_path, flag, value, phrase):
