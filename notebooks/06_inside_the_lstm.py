@@ -226,10 +226,9 @@ for name, feature in features.items():
 
 # %% [markdown]
 # All three winners pass both checks: their r on passage B is close to their r on passage
-# A, and far above what the same search finds on a misaligned feature. (With passage A
-# shortened to 10,000 characters, which hold only a handful of stage directions, the
-# `in_brackets` winner fails the held-out test: a rare feature needs a long passage.) The
-# sign of r carries no meaning: a cell can mark a feature by going up or down.
+# A, and far above what the same search finds on a misaligned feature. A rare feature
+# such as a stage direction needs a long passage A, or the search has too few examples to
+# go on. The sign of r carries no meaning: a cell can mark a feature by going up or down.
 
 # %% [markdown]
 # ## 5 · Text coloured by a cell
@@ -281,8 +280,8 @@ def excerpt(anchor, n_lines):
 
 # %% [markdown]
 # The `in_brackets` cell goes high at a `[` and stays high to the `]`, across the words of
-# the stage direction. It is high on speaker names and headings too, and low in speech:
-# it marks the lines that are not spoken.
+# the stage direction. It is high on the scene heading too, and low in speech and on most
+# of a speaker's name: it marks the lines that are neither spoken nor a name.
 
 # %%
 cell = best["in_brackets"]
@@ -291,8 +290,8 @@ show_cell(val_text[span], h[span, cell],
           f"Cell {cell}, the best match for in_brackets (passage B)")
 
 # %% [markdown]
-# The `speaker` cell is low (blue) while a name in capitals is being read and turns high
-# with the first character of the speech, for the whole speech.
+# The `speaker` cell is strongly negative (blue) while a name in capitals is being read,
+# and near zero through the speech that follows.
 
 # %%
 cell = best["speaker"]
@@ -302,8 +301,7 @@ show_cell(val_text[span], h[span, cell],
 
 # %% [markdown]
 # The `column` cell starts each line high and falls as the line gets longer: a clock that
-# tells the model when a line break is due. It also rises again after some full stops, so
-# in part it counts from the start of a sentence instead.
+# tells the model when a line break is due.
 
 # %%
 cell = best["column"]
@@ -349,9 +347,10 @@ print(f"\ncells with |tanh(c_t)| > 0.99 at 99 % of the positions or more: {stuck
 # The input and forget gates are open (above 0.9) most of the time: most cells add to c_t
 # at nearly every step and forget little of it. Their c_t drifts far from 0, where
 # tanh(c_t) is ±1 whatever happens, so for these stuck cells h_t = ±o_t: they pass on
-# their output gate alone, and the gate does the work. The output gate is the one that
-# moves; it is rarely saturated. The histograms below show each gate's distribution over
-# all cells (log scale).
+# their output gate alone, and the gate does the work. The output gate is mostly closed
+# (below 0.1): a cell shows its state to the rest of the network only at the steps where
+# its output gate opens. The histograms below show each gate's distribution over all
+# cells (log scale).
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(9, 2.8), sharey=True)
@@ -457,8 +456,8 @@ for prime in ["ROMEO.\n", "To be, or not to b", "[Exit", "My lord, I"]:
 #   of the same search on a misaligned feature, and test it on text the search never saw.
 # - The shipped model has cells that track stage directions, speaker names and the
 #   position in the line, and they pass both checks.
-# - Its input and forget gates are open most of the time; most cells' tanh(c_t) is stuck
-#   at ±1 and their output gate alone carries information.
+# - Its input and forget gates are open most of the time, its output gates mostly closed;
+#   most cells' tanh(c_t) is stuck at ±1 and their output gate alone carries information.
 # - Counting is a strong baseline: the hour-long LSTM beats the best Kneser-Ney model
 #   (n = 6) on the validation split, but only by a few hundredths of a nat per character.
 #
