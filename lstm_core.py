@@ -907,15 +907,15 @@ def ngram_loss(train_ids: np.ndarray, val_ids: np.ndarray, n: int, vocab_size: i
         return float(-np.log(counts[val_ids] / counts.sum()).mean())
     ids = np.concatenate([train_ids, val_ids]).astype(np.int64)
     start = len(train_ids)  # score val positions, with context reaching back into train
+    train64 = train_ids.astype(np.int64)
     p = np.full(len(val_ids), 1.0 / vocab_size)  # order 0: uniform
     for order in range(1, n + 1):
-        grams = np.unique(_ngram_keys(train_ids.astype(np.int64), order, vocab_size),
-                          return_counts=True)
         if order < n:  # lower orders count distinct left neighbours (continuation counts)
-            longer = np.unique(_ngram_keys(train_ids.astype(np.int64), order + 1, vocab_size))
+            longer = np.unique(_ngram_keys(train64, order + 1, vocab_size))
             keys, counts = np.unique(longer % vocab_size**order, return_counts=True)
         else:
-            keys, counts = grams
+            keys, counts = np.unique(_ngram_keys(train64, order, vocab_size),
+                                     return_counts=True)
         n1, n2 = (counts == 1).sum(), (counts == 2).sum()
         D = n1 / (n1 + 2 * n2) if n1 + 2 * n2 > 0 else 0.5
         ctx_of = keys // vocab_size
