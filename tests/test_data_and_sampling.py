@@ -17,7 +17,7 @@ def test_default_corpus_is_the_pinned_shakespeare_text():
     spec = importlib.util.spec_from_file_location("build_corpus", lc.DATA_DIR / "build_corpus.py")
     build_corpus = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build_corpus)
-    assert hashlib.sha256(text.encode()).hexdigest() == build_corpus.CORPUS_SHA256
+    assert hashlib.sha256(text.encode()).hexdigest() == build_corpus.CORPORA["shakespeare"][1]
     assert len(text) == 5_057_280 and len(set(text)) == 84
 
 
