@@ -72,13 +72,13 @@ class Config:
     # model
     hidden_size: int = 512  # H, units per layer; 128 learns fast, 512-1024 learns more
     num_layers: int = 2  # stacked LSTM layers; 1-3
-    dropout: float = 0.0  # inverted dropout on each layer's output (training only); 0-0.5
+    dropout: float = 0.2  # inverted dropout on each layer's output (training only); 0-0.5
     forget_bias: float = 1.0  # initial forget-gate bias (Jozefowicz et al. 2015); 0-2
     # data
     batch_size: int = 64  # B, parallel streams of text; 16-128
     seq_len: int = 100  # T, steps of truncated backpropagation through time; 25-200
     # optimiser (AdamW)
-    lr: float = 5e-3  # peak learning rate; 1e-3 - 1e-2
+    lr: float = 3e-3  # peak learning rate; 1e-3 - 1e-2
     beta1: float = 0.9
     beta2: float = 0.99
     eps: float = 1e-8

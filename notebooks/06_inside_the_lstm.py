@@ -280,8 +280,9 @@ def excerpt(anchor, n_lines):
 
 # %% [markdown]
 # The `in_brackets` cell goes high at a `[` and stays high to the `]`, across the words of
-# the stage direction. It is high on the scene heading too, and low in speech and on most
-# of a speaker's name: it marks the lines that are neither spoken nor a name.
+# the stage direction. It is high on the scene heading and the blank lines too, starts
+# high on a speaker's name and fades along it, and is low all through speech: it marks
+# what is not spoken.
 
 # %%
 cell = best["in_brackets"]
@@ -291,7 +292,8 @@ show_cell(val_text[span], h[span, cell],
 
 # %% [markdown]
 # The `speaker` cell is strongly negative (blue) while a name in capitals is being read,
-# and near zero through the speech that follows.
+# and near zero through the speech that follows, until the newline that ends it: the
+# point where the next name may begin.
 
 # %%
 cell = best["speaker"]
@@ -300,7 +302,7 @@ show_cell(val_text[span], h[span, cell],
           f"Cell {cell}, the best match for speaker (passage B)")
 
 # %% [markdown]
-# The `column` cell starts each line high and falls as the line gets longer: a clock that
+# The `column` cell starts each line low and rises as the line gets longer: a clock that
 # tells the model when a line break is due.
 
 # %%
