@@ -907,7 +907,7 @@ def ngram_loss(train_ids: np.ndarray, val_ids: np.ndarray, n: int, vocab_size: i
         return float(-np.log(counts[val_ids] / counts.sum()).mean())
     ids = np.concatenate([train_ids, val_ids]).astype(np.int64)
     start = len(train_ids)  # score val positions, with context reaching back into train
-    train64 = train_ids.astype(np.int64)
+    train64 = ids[:start]
     p = np.full(len(val_ids), 1.0 / vocab_size)  # order 0: uniform
     for order in range(1, n + 1):
         if order < n:  # lower orders count distinct left neighbours (continuation counts)

