@@ -64,6 +64,12 @@ def test_embedding_lookup_equals_one_hot_product():
     np.testing.assert_array_equal(params["W_x0"][x], one_hot @ params["W_x0"])
 
 
+@pytest.mark.parametrize("bad", [-1, 11])
+def test_forward_rejects_character_ids_outside_the_vocabulary(bad):
+    params = lc.init_params(11, 5, 1, seed=0, dtype="float64")
+    with pytest.raises(IndexError, match=r"\[0, 11\)"):
+        lc.forward(params, np.array([[3], [bad]]))
+
 def test_forward_reads_the_window_step_by_step():
     """Running T steps in one call equals T calls of one step with the state carried."""
     rng = np.random.default_rng(3)
