@@ -1189,7 +1189,7 @@ def _load_contenders():
     return module
 
 
-def bench_worker(kind: str, B: int, T: int, H: int, min_seconds: float = 1.0) -> float:
+def bench_worker(kind: str, B: int, T: int, H: int, min_seconds: float = 3.0) -> float:
     """chars/s of one timed run of one contender, after a warm-up step (run by `bench` in
     a process of its own)."""
     if kind == "lstm_core":
