@@ -358,7 +358,7 @@ def forward(params, x, state=None, *, dropout: float = 0.0, rng=None, buffers=No
             if x.size and (x.min() < 0 or x.max() >= W_x.shape[0]):
                 raise IndexError(f"character ids must lie in [0, {W_x.shape[0]})")
             # mode="clip" as the ids are checked: with out= and the default mode="raise",
-            # NumPy fills a temporary copy first, which makes the lookup 8x slower.
+            # NumPy fills a temporary copy first: 7.6x slower at B=64, T=100, H=512.
             np.take(W_x + b, x, axis=0, out=xw, mode="clip")
         else:
             np.matmul(inp.reshape(T * B, H), W_x, out=xw.reshape(T * B, 4 * H))
