@@ -70,6 +70,7 @@ def test_forward_rejects_character_ids_outside_the_vocabulary(bad):
     with pytest.raises(IndexError, match=r"\[0, 11\)"):
         lc.forward(params, np.array([[3], [bad]]))
 
+
 def test_forward_reads_the_window_step_by_step():
     """Running T steps in one call equals T calls of one step with the state carried."""
     rng = np.random.default_rng(3)
