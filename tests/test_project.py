@@ -26,7 +26,8 @@ def test_requirements_pin_every_package_used_by_the_project():
     names = {re.split(r"[=<>;\s]", ln)[0].lower()
              for ln in (ROOT / "requirements.txt").read_text().splitlines()
              if ln.strip() and not ln.startswith("#")}
-    assert names == {"numpy", "matplotlib", "jupyterlab", "jupytext", "nbval", "pytest", "ruff"}
+    assert names == {"numpy", "matplotlib", "threadpoolctl", "jupyterlab", "jupytext", "nbval",
+                     "pytest", "hypothesis", "ruff"}
 
 
 def test_lstm_core_imports_numpy_and_the_standard_library_only():
