@@ -25,23 +25,65 @@ Command line (see `python -m lstm_core --help`):
     python -m lstm_core gradcheck [--layers L] [--json]
     python -m lstm_core bench [--json]
 
-Depends on NumPy only.
+What the command line promises, and the one place in this file that keeps each promise:
+
+1. Outputs never destroy inputs (`check_outputs`). No output (`--out`, `--metrics-json`,
+   `release --out`) may be the corpus, the checkpoint being read, or another output of
+   the same command; paths are compared after resolving symlinks. An existing file is
+   replaced only with `--overwrite`. One exception, by design: `train --resume C` writes
+   its progress back to C (the same run, continued) unless `--out` says otherwise. A
+   checkpoint that a running training writes is locked (`OutputLock`): a second training
+   with the same `--out` stops at once and names the first.
+2. Every file-system fault is one line naming the path and the reason (`_atomic_write`,
+   `_check_writable`); outputs are checked for writability before any work, written to a
+   short temporary name beside the target and renamed over it, so the previous file stays
+   whole and no temporary file is left behind.
+3. Every flag is range-checked before any work, NaN and infinity included
+   (`Config.validate`, `check_sample_args`, `_cmd_gradcheck`); seeds are integers >= 0.
+4. Resources are checked before they are spent (`check_memory`): the memory a model and a
+   training step need is estimated and refused, with the estimate, when it cannot fit.
+   `load_checkpoint` reads only the arrays it knows, checks each one's dtype and shape
+   before reading it, validates every metadata field, and refuses non-finite weights.
+5. Streams and signals (`main`): sampling writes as it goes; a broken pipe ends quietly; a
+   closed or full stdout is one line; characters the terminal's encoding cannot show are
+   replaced. Training saves its checkpoint before it logs. SIGTERM is handled like Ctrl-C:
+   the last good checkpoint stays, temporary files go, exit status 143 (130 for Ctrl-C).
+6. Resume says what it does (`resume_config`): only --max-steps, --time-budget and
+   --eval-every may change; a new limit stretches the cosine schedule from where the run
+   is. The bitwise-exact route is `--stop-at N`, then `--resume` with nothing changed.
+7. Text in, text out (`load_corpus`): UTF-8, a byte-order mark is not a character; a
+   directory is "a directory", not "not found".
+
+A user's mistake is an `LSTMError`: one line on stderr, `error: ...`, exit status 2.
+
+Depends on NumPy only (threadpoolctl, when installed, chooses BLAS threads at run time).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import errno
+import hashlib
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import fcntl  # POSIX: locks a checkpoint while a training writes it
+except ImportError:  # pragma: no cover (Windows)
+    fcntl = None
 
 ROOT = Path(__file__).resolve().parent
 DATA_DIR = ROOT / "data"
@@ -55,6 +97,11 @@ DEFAULT_TIME_BUDGET = 3600.0  # seconds: the default recipe trains for an hour
 class LSTMError(Exception):
     """A mistake in what the user asked for (bad file, bad flag). The CLI prints it on one
     line and exits with status 2; it is never a bug in this module."""
+
+
+class Terminated(BaseException):
+    """Raised by the CLI's SIGTERM handler, so that a terminated run unwinds like Ctrl-C:
+    temporary files are removed, the last checkpoint stays."""
 
 
 def _flag(name: str) -> str:
@@ -97,26 +144,47 @@ class Config:
     dtype: str = "float32"  # float32 to train, float64 for gradient checks
 
     def validate(self) -> None:
-        positive = ["hidden_size", "num_layers", "batch_size", "seq_len", "eval_every",
-                    "eval_chars"]
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise LSTMError(f"{_flag(name)} must be a positive integer, "
-                                f"got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise LSTMError(f"--lr must be > 0, got {self.lr}")
-        if not 0 <= self.dropout < 1:
-            raise LSTMError(f"--dropout must be in [0, 1), got {self.dropout}")
-        if not self.weight_decay >= 0:
-            raise LSTMError(f"--weight-decay must be >= 0, got {self.weight_decay}")
-        if not self.grad_clip > 0:
-            raise LSTMError(f"--grad-clip must be > 0, got {self.grad_clip}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise LSTMError(f"--max-steps must be a positive integer, got {self.max_steps}")
-        if self.time_budget is not None and not self.time_budget > 0:
-            raise LSTMError(f"--time-budget must be > 0 seconds, got {self.time_budget}")
+        """Every field in its range (NaN and infinity fail every check), or LSTMError."""
+        for name in ("hidden_size", "num_layers", "batch_size", "seq_len", "eval_every",
+                     "eval_chars"):
+            check_int(_flag(name), getattr(self, name), 1)
+        check_int("--warmup-steps", self.warmup_steps, 0)
+        check_int("--seed", self.seed, 0)
+        if self.max_steps is not None:
+            check_int("--max-steps", self.max_steps, 1)
+        check_float("--lr", self.lr, "> 0")
+        check_float("--dropout", self.dropout, "in [0, 1)")
+        check_float("--weight-decay", self.weight_decay, ">= 0")
+        check_float("--grad-clip", self.grad_clip, "> 0")
+        check_float("--beta1", self.beta1, "in [0, 1)")
+        check_float("--beta2", self.beta2, "in [0, 1)")
+        check_float("--eps", self.eps, "> 0")
+        check_float("--min-lr-frac", self.min_lr_frac, "in [0, 1]")
+        check_float("--forget-bias", self.forget_bias, "finite")
+        if self.time_budget is not None:
+            check_float("--time-budget", self.time_budget, "> 0", unit=" seconds")
         if self.dtype not in ("float32", "float64"):
-            raise LSTMError(f"--dtype must be float32 or float64, got {self.dtype}")
+            raise LSTMError(f"--dtype must be float32 or float64, got {self.dtype!r}")
+
+
+def check_int(flag: str, value, low: int) -> None:
+    """value is an integer (not a bool, not a float) and >= low, or LSTMError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        what = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise LSTMError(f"{flag} must be {what}, got {value!r}")
+
+
+def check_float(flag: str, value, rule: str, unit: str = "") -> None:
+    """value is a finite number obeying rule ("> 0", ">= 0", "in [0, 1)", "in [0, 1]",
+    "finite"), or LSTMError. NaN and infinity never pass."""
+    ok = (isinstance(value, (int, float, np.integer, np.floating))
+          and not isinstance(value, bool) and math.isfinite(value))
+    if ok:
+        ok = {"> 0": value > 0, ">= 0": value >= 0, "in [0, 1)": 0 <= value < 1,
+              "in [0, 1]": 0 <= value <= 1, "finite": True}[rule]
+    if not ok:
+        rule = "a finite number" if rule == "finite" else f"{rule}{unit} and finite"
+        raise LSTMError(f"{flag} must be {rule}, got {value!r}")
 
 
 # --------------------------------------------------------------------------------------
@@ -136,16 +204,35 @@ def load_corpus(path: str | Path | None = None) -> str:
             if done.returncode != 0 or not path.exists():
                 why = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
                 raise LSTMError(f"could not build the default corpus: {why[0]}")
-    path = Path(path)
-    if not path.is_file():
-        raise LSTMError(f"data file not found: {path}")
+    path = _input_file(path, "data file")
+    check_memory(path.stat().st_size * CORPUS_BYTES_PER_CHAR, f"the corpus {path}")
     try:
-        text = path.read_bytes().decode("utf-8")
+        raw = path.read_bytes()
+    except OSError as e:
+        raise LSTMError(f"cannot read {path}: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark is not part of the text
     except UnicodeDecodeError as e:
         raise LSTMError(f"{path} is not UTF-8 text (byte {e.start} cannot be decoded)") from None
     if not text:
         raise LSTMError(f"{path} is empty")
     return text
+
+
+def _input_file(path, what: str) -> Path:
+    """path as a Path, if it names a readable regular file; otherwise LSTMError."""
+    if str(path) == "":
+        raise LSTMError(f"the {what} path is empty")
+    path = Path(path)
+    if path.is_dir():
+        raise LSTMError(f"{what} {path} is a directory, not a file")
+    if not path.exists():
+        raise LSTMError(f"{what} not found: {path}")
+    if not path.is_file():
+        raise LSTMError(f"{what} {path} is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise LSTMError(f"cannot read {path}: permission denied")
+    return path
 
 
 class Vocabulary:
@@ -251,6 +338,18 @@ def init_params(vocab_size: int, hidden_size: int, num_layers: int = 1, *,
     return {name: p.astype(dtype) for name, p in params.items()}
 
 
+def init_shapes(vocab_size: int, hidden_size: int, num_layers: int) -> dict[str, tuple]:
+    """The name and shape of every parameter init_params makes (checked on loading)."""
+    V, H = vocab_size, hidden_size
+    shapes = {}
+    for layer in range(num_layers):
+        shapes[f"W_x{layer}"] = (V if layer == 0 else H, 4 * H)
+        shapes[f"W_h{layer}"] = (H, 4 * H)
+        shapes[f"b{layer}"] = (4 * H,)
+    shapes["W_y"], shapes["b_y"] = (H, V), (V,)
+    return shapes
+
+
 def num_layers_of(params) -> int:
     return sum(1 for name in params if name.startswith("W_h"))
 
@@ -264,6 +363,63 @@ def zero_state(params, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     L, H = num_layers_of(params), params["W_h0"].shape[0]
     dtype = params["W_h0"].dtype
     return np.zeros((L, batch_size, H), dtype), np.zeros((L, batch_size, H), dtype)
+
+
+# --------------------------------------------------------------------------------------
+# Memory: estimated before it is spent
+# --------------------------------------------------------------------------------------
+
+CORPUS_BYTES_PER_CHAR = 20  # file bytes, str, the list encode builds, int32 ids: an upper bound
+VOCAB_WARNING = 1_000  # a character model expects a few hundred symbols at most
+
+
+def param_count(vocab_size: int, hidden_size: int, num_layers: int) -> int:
+    """How many numbers init_params(vocab_size, hidden_size, num_layers) holds."""
+    V, H, L = vocab_size, hidden_size, num_layers
+    return V * 4 * H + (L - 1) * H * 4 * H + L * (H * 4 * H + 4 * H) + H * V + V
+
+
+def training_bytes(cfg: Config, vocab_size: int) -> int:
+    """Bytes a training run needs, roughly: parameters, gradients, the AdamW moments and
+    its scratch (5 copies), and one step's buffers (per layer: gates and their gradient,
+    4H each; h, c, tanh c, dropout mask, dh: H each; the logits and softmax: V each)."""
+    itemsize = np.dtype(cfg.dtype).itemsize
+    H, L, V = cfg.hidden_size, cfg.num_layers, vocab_size
+    steps = cfg.seq_len * cfg.batch_size
+    step = steps * (L * (2 * 4 * H + 6 * H) + 4 * V)
+    return itemsize * (5 * param_count(V, H, L) + step)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process can still get (MemAvailable, or a cgroup's limit if
+    lower), or None where it cannot be told."""
+    avail = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                avail = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+        if limit != "max":
+            avail = min(avail or 2**63, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / 2**30:,.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:,.0f} MiB"
+
+
+def check_memory(nbytes: int, what: str) -> None:
+    """LSTMError, with the estimate, if `what` needs more memory than is available."""
+    avail = available_memory()
+    if avail is not None and nbytes > avail:
+        raise LSTMError(f"{what} needs about {_gib(nbytes)} of memory; {_gib(avail)} is "
+                        "available")
 
 
 # --------------------------------------------------------------------------------------
@@ -647,11 +803,24 @@ class TrainResult:
 RESUMABLE_CHANGES = ("max_steps", "time_budget", "eval_every")  # may differ on --resume
 
 
+def resume_config(saved: Config, changes: dict) -> Config:
+    """The config of a resumed run: the checkpoint's, with `changes` (field -> value) to
+    the fields that may change (RESUMABLE_CHANGES); a change to any other is an error. A
+    new max_steps or time_budget stretches the schedule: the cosine decay follows the new
+    end from where the run is."""
+    for name, value in changes.items():
+        if name not in RESUMABLE_CHANGES and value != getattr(saved, name):
+            raise LSTMError(f"{_flag(name)} cannot change when resuming (the checkpoint "
+                            f"has {getattr(saved, name)!r}); only "
+                            f"{', '.join(map(_flag, RESUMABLE_CHANGES))} may")
+    return dataclasses.replace(saved, **changes)
+
+
 class _Progress:
     """A one-line progress display on a terminal (stderr), silent elsewhere."""
 
     def __init__(self, enabled: bool):
-        self.enabled = enabled and sys.stderr.isatty()
+        self.enabled = enabled and sys.stderr is not None and sys.stderr.isatty()
         self.last = 0.0
 
     def update(self, step, total_steps, loss, chars_per_sec, eta):
@@ -660,7 +829,12 @@ class _Progress:
             return
         self.last = now
         total = f"/{total_steps}" if total_steps else ""
-        eta_s = time.strftime("%H:%M:%S", time.gmtime(max(eta, 0))) if eta is not None else "?"
+        if eta is None:
+            eta_s = "?"
+        elif eta < 100 * 3600:
+            eta_s = f"{int(eta) // 3600:02d}:{int(eta) % 3600 // 60:02d}:{int(eta) % 60:02d}"
+        else:
+            eta_s = f"{eta / 86400:,.0f} days"
         sys.stderr.write(f"\rstep {step}{total}  loss {loss:.3f}  {chars_per_sec:,.0f} chars/s"
                          f"  ETA {eta_s}   ")
         sys.stderr.flush()
@@ -672,26 +846,35 @@ class _Progress:
 
 
 def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
-          out=None, resume=None, metrics_json=None, overwrite=False, verbose=True,
-          stop_at: int | None = None) -> TrainResult:
+          out=None, resume=None, changes=None, metrics_json=None, overwrite=False,
+          verbose=True, stop_at: int | None = None) -> TrainResult:
     """Train (or resume) a model and return it with its history and metrics.
 
     text or data_path: the corpus (default: Shakespeare). out: checkpoint path, written
-    atomically at every evaluation and at the end; an existing file is replaced only with
-    overwrite=True or when it is the checkpoint being resumed. resume: a checkpoint to
-    continue, on the same text; cfg may then change only max_steps, time_budget and
-    eval_every (cfg=None keeps the checkpoint's). stop_at: stop (and save) at this step
-    although the schedule runs on to max_steps; resuming continues exactly as if the run
-    had never stopped.
+    atomically at every evaluation and at the end, and locked while the run lasts; an
+    existing file is replaced only with overwrite=True or when it is the checkpoint being
+    resumed. metrics_json: the final metrics, as JSON. No output may be an input (see
+    `check_outputs`). resume: a checkpoint to continue, on the same text, with its config;
+    `changes` (field -> value) or cfg may change only RESUMABLE_CHANGES. stop_at: stop
+    (and save) at this step although the schedule runs on to max_steps; resuming continues
+    exactly as if the run had never stopped.
     """
+    if stop_at is not None:
+        check_int("--stop-at", stop_at, 1)
+    if cfg is not None:
+        cfg.validate()
+    default_corpus = text is None and data_path is None
+    inputs = {"--data": DEFAULT_CORPUS if default_corpus and DEFAULT_CORPUS.exists()
+              else data_path, "--resume": resume}
+    check_outputs({"--out": out, "--metrics-json": metrics_json}, inputs, overwrite=overwrite,
+                  continues=[("--out", "--resume")])
+    out = Path(out) if out is not None else None
     if text is None:
         text = load_corpus(data_path)
-    if out is not None:
-        out = Path(out)
-        resuming_out = resume is not None and Path(resume).resolve() == out.resolve()
-        if out.exists() and not overwrite and not resuming_out:
-            raise LSTMError(f"{out} exists; pass --overwrite to replace it or --resume it")
     vocab = Vocabulary.from_text(text)
+    if len(vocab) > VOCAB_WARNING and verbose:
+        print(f"warning: the text has {len(vocab):,} distinct characters; a character model "
+              "expects a few hundred at most (is it text?)", file=sys.stderr)
     ckpt = None
     if resume is not None:
         ckpt = load_checkpoint(resume)
@@ -699,17 +882,20 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
             raise LSTMError(f"{resume} is a released model (no optimiser state): it can be "
                             "sampled from, not resumed")
         if ckpt["vocab"] != vocab:
-            raise LSTMError(f"the data's vocabulary ({len(vocab)} chars) differs from the "
-                            f"checkpoint's ({len(ckpt['vocab'])} chars): resume on the same text")
-        cfg = ckpt["config"] if cfg is None else cfg
-        changed = [f.name for f in dataclasses.fields(Config)
-                   if f.name not in RESUMABLE_CHANGES
-                   and getattr(cfg, f.name) != getattr(ckpt["config"], f.name)]
-        if changed:
-            raise LSTMError(f"{_flag(changed[0])} cannot change when resuming (the "
-                            f"checkpoint has {getattr(ckpt['config'], changed[0])})")
+            source = (f"the default corpus {DEFAULT_CORPUS.relative_to(ROOT)} (no --data "
+                      "given)" if default_corpus else "the data")
+            raise LSTMError(f"the vocabulary of {source} ({len(vocab)} chars) differs from "
+                            f"the checkpoint's ({len(ckpt['vocab'])} chars): resume on the "
+                            "text it was trained on")
+        if cfg is not None:
+            changes = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(Config)
+                       if getattr(cfg, f.name) != getattr(ckpt["config"], f.name)}
+        cfg = resume_config(ckpt["config"], changes or {})
     cfg = dataclasses.replace(cfg) if cfg is not None else Config()
     cfg.validate()
+    check_memory(training_bytes(cfg, len(vocab)) + len(text) * CORPUS_BYTES_PER_CHAR // 4,
+                 f"training a model of H={cfg.hidden_size}, {cfg.num_layers} layers, "
+                 f"B={cfg.batch_size}, T={cfg.seq_len} ({len(vocab)} characters)")
     ids = vocab.encode(text)
     train_ids, val_ids = split_data(ids)
     T, B = cfg.seq_len, cfg.batch_size
@@ -718,7 +904,26 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
                         f"{B} x {T}: use a smaller --batch-size or --seq-len")
     streams = make_streams(train_ids, B)
     n_windows = num_windows(streams, T)
+    if ckpt is not None and ckpt["window"] >= n_windows:
+        raise LSTMError(f"the checkpoint is at window {ckpt['window']} of its text, which "
+                        f"this text ({n_windows} windows) does not have: resume on the text "
+                        "it was trained on")
+    lock = OutputLock(out) if out is not None else contextlib.nullcontext()
+    if out is not None:
+        remove_stale_temporaries(out.resolve().parent)
+    with lock:
+        try:
+            return _train_run(cfg, vocab, streams, n_windows, len(train_ids), val_ids, ckpt,
+                              out, metrics_json, verbose, stop_at)
+        except (KeyboardInterrupt, Terminated) as e:
+            e.checkpoint = out if out is not None and out.exists() else None
+            raise
 
+
+def _train_run(cfg, vocab, streams, n_windows, n_train, val_ids, ckpt, out, metrics_json,
+               verbose, stop_at) -> TrainResult:
+    """The loop of `train`, once its inputs and outputs are checked."""
+    T, B = cfg.seq_len, cfg.batch_size
     if ckpt is None:
         params = init_params(len(vocab), cfg.hidden_size, cfg.num_layers,
                              forget_bias=cfg.forget_bias, seed=cfg.seed, dtype=cfg.dtype)
@@ -770,7 +975,7 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
     train_time, train_chars = 0.0, 0
     recent = []
     start = time.perf_counter() - elapsed
-    log(f"training {count_params(params):,} parameters on {len(train_ids):,} characters "
+    log(f"training {count_params(params):,} parameters on {n_train:,} characters "
         f"(vocabulary {len(vocab)}), H={cfg.hidden_size} L={cfg.num_layers} B={B} T={T}")
     while progress_of(step, elapsed) < 1.0 and (stop_at is None or step < stop_at):
         if window == 0:
@@ -801,10 +1006,10 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
             history.append({"step": step, "train_loss": float(np.mean(recent)),
                             "val_loss": val, "lr": lr, "seconds": round(elapsed, 1)})
             recent = []
+            save()  # before the log line: a closed terminal loses no work
             bar.close()
             log(f"step {step:6d} | train {history[-1]['train_loss']:.4f} | val {val:.4f} "
                 f"nats/char | lr {lr:.2e} | {speed:,.0f} chars/s | {elapsed:,.0f} s")
-            save()
     bar.close()
     train_loss = float(np.mean(recent)) if recent else (history[-1]["train_loss"]
                                                           if history else float("nan"))
@@ -851,27 +1056,42 @@ def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, rng=
     return (p.cumsum(axis=-1) < u).sum(axis=-1).clip(max=z.shape[-1] - 1)
 
 
-def sample(params, vocab: Vocabulary, prime: str = "\n", length: int = 500, *,
-           temperature: float = 1.0, top_k: int | None = None, seed=0) -> str:
-    """Text generated after `prime`. The prime is fed one character per step (a window of
-    T = len(prime)), so the state that starts the sampling has read it in order."""
-    if length < 0:
-        raise LSTMError(f"--length must be >= 0, got {length}")
-    if temperature < 0:
-        raise LSTMError(f"--temperature must be >= 0, got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise LSTMError(f"--top-k must be >= 1, got {top_k}")
+def check_sample_args(prime: str, length, temperature, top_k, seed) -> None:
+    """The sampling flags in their ranges (NaN and infinity fail), or LSTMError."""
+    check_int("--length", length, 0)
+    check_float("--temperature", temperature, ">= 0")
+    if top_k is not None:
+        check_int("--top-k", top_k, 1)
+    check_int("--seed", seed, 0)
     if not prime:
         raise LSTMError("--prime must hold at least one character")
+
+
+PRIME_CHUNK = 1024  # prime characters read per forward call: memory stays bounded
+
+
+def generate(params, vocab: Vocabulary, prime: str = "\n", length: int = 500, *,
+             temperature: float = 1.0, top_k: int | None = None, seed=0):
+    """Yield `length` generated characters, one at a time, after reading `prime`. The
+    prime is fed one character per step (windows of up to PRIME_CHUNK steps, the state
+    carried across), so the state that starts the sampling has read it in order."""
+    check_sample_args(prime, length, temperature, top_k, seed)
     rng = np.random.default_rng(seed)
     ids = vocab.encode(prime)
-    logits, state, _ = forward(params, ids[:, None])
-    out = []
+    state = None
+    for k in range(0, len(ids), PRIME_CHUNK):
+        logits, state, _ = forward(params, ids[k : k + PRIME_CHUNK, None], state)
     for _ in range(length):
         nxt = sample_next(logits[-1], temperature, top_k, rng)
-        out.append(int(nxt[0]))
+        yield vocab.chars[int(nxt[0])]
         logits, state, _ = forward(params, nxt[None, :], state)
-    return prime + vocab.decode(out)
+
+
+def sample(params, vocab: Vocabulary, prime: str = "\n", length: int = 500, *,
+           temperature: float = 1.0, top_k: int | None = None, seed=0) -> str:
+    """The prime followed by `length` generated characters (see `generate`)."""
+    return prime + "".join(generate(params, vocab, prime, length, temperature=temperature,
+                                    top_k=top_k, seed=seed))
 
 
 # --------------------------------------------------------------------------------------
@@ -937,24 +1157,176 @@ def ngram_loss(train_ids: np.ndarray, val_ids: np.ndarray, n: int, vocab_size: i
 
 
 # --------------------------------------------------------------------------------------
-# Checkpoints: one .npz, written atomically
+# Files: outputs that never destroy inputs; checkpoints, one .npz written atomically
 # --------------------------------------------------------------------------------------
+
+
+TEMP_PREFIX = ".lstm_core."  # temporary and lock files: .lstm_core.<pid>.<random>.tmp
+
+
+def _reason(e: OSError) -> str:
+    return e.strerror or str(e) or type(e).__name__
+
+
+def _identity(path: Path):
+    """What makes two paths the same file: (device, inode) if it exists (hard links and
+    symlinks included), else the resolved path."""
+    try:
+        st = path.stat()
+        return (st.st_dev, st.st_ino)
+    except OSError:
+        return str(path.resolve())
+
+
+def check_outputs(outputs: dict, inputs: dict, *, overwrite=False, continues=()) -> None:
+    """Refuse, before any work, every output that would destroy something.
+
+    outputs, inputs: flag -> path (None: not given). An output may not be an input or
+    another output; an existing file is replaced only with overwrite; each output must be
+    writable (`_check_writable`). continues: (output flag, input flag) pairs where the
+    output is allowed to be that input, because the run continues it (train --resume).
+    """
+    seen_in = {flag: _identity(Path(p)) for flag, p in inputs.items() if p is not None}
+    seen_out = {}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        if str(path) == "":
+            raise LSTMError(f"{flag} must name a file, got ''")
+        path = Path(path)
+        ident = _identity(path)
+        continued = any(ident == seen_in.get(src) for out, src in continues if out == flag)
+        for other, other_ident in {**seen_in, **seen_out}.items():
+            if ident == other_ident and (flag, other) not in continues:
+                raise LSTMError(f"{flag} {path} is the same file as {other}: an output "
+                                "never replaces an input or another output")
+        seen_out[flag] = ident
+        _check_writable(path, flag, replace=overwrite or continued)
+
+
+def _check_writable(path: Path, flag: str, replace: bool) -> None:
+    """path can be written: its name is not too long, it is not a directory or a device,
+    it exists only if it may be replaced, and its directory (or the nearest existing one
+    above it, which the write will extend) takes a new file."""
+    if path.is_dir():
+        raise LSTMError(f"{flag} {path} is a directory; give a file name")
+    if path.exists() or path.is_symlink():
+        if not path.is_file():
+            raise LSTMError(f"{flag} {path} is not a regular file")
+        if not replace:
+            raise LSTMError(f"{flag} {path} exists; pass --overwrite to replace it")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise LSTMError(f"{flag} {path}: {parent} is not a directory")
+    try:
+        name_max = os.pathconf(parent, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        name_max = 255
+    if len(os.fsencode(path.name)) > name_max:
+        raise LSTMError(f"{flag} {path}: the file name is longer than {name_max} bytes")
+    try:  # a file made and removed at once: read-only disks, permissions, /proc, ...
+        fd, probe = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}.", suffix=".tmp",
+                                     dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise LSTMError(f"{flag} {path}: cannot write in {parent}: {_reason(e)}") from None
+
+
+def remove_stale_temporaries(directory: Path) -> None:
+    """Delete temporary files that a killed run of lstm_core left in `directory` (their
+    name holds the pid of a process that no longer exists)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        parts = name[len(TEMP_PREFIX):].split(".")
+        if not (name.startswith(TEMP_PREFIX) and name.endswith(".tmp") and parts[0].isdigit()):
+            continue
+        try:
+            os.kill(int(parts[0]), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                os.unlink(Path(directory) / name)
+        except (PermissionError, OverflowError, ValueError):
+            pass
+
+
+class OutputLock:
+    """Held by a training run for as long as it writes `path`: a second run that wants to
+    write the same file stops at once, naming the first. The lock (flock on a small file
+    beside the checkpoint) dies with its process, so a killed run never blocks the next."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        key = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:12]
+        self.lock_path = self.path.resolve().parent / f"{TEMP_PREFIX}{key}.lock"
+        self.fd = None
+
+    def __enter__(self):
+        if fcntl is None:  # no flock (Windows): nothing to hold
+            return self
+        try:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            while True:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    other = os.read(fd, 32).decode(errors="replace").strip() or "?"
+                    os.close(fd)
+                    raise LSTMError(f"{self.path} is being written by another training "
+                                    f"(pid {other}); wait for it or choose another --out"
+                                    ) from None
+                if os.path.exists(self.lock_path) and os.path.samestat(
+                        os.fstat(fd), os.stat(self.lock_path)):
+                    break  # ours, and still the file of that name
+                os.close(fd)  # its holder removed it as we opened it: take the new one
+        except OSError as e:
+            raise LSTMError(f"--out {self.path}: cannot lock {self.lock_path}: "
+                            f"{_reason(e)}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.lock_path)
+            os.close(self.fd)
+            self.fd = None
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename it over `path`: a reader sees
-    the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    the old file or the new one, never half of one. Any fault is one LSTMError naming the
+    path; the temporary file is removed whatever happens (a signal included)."""
+    path = Path(path)
+    tmp = None
     try:
-        with open(tmp, "wb") as fh:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}.", suffix=".tmp",
+                                   dir=path.parent)
+        with os.fdopen(fd, "wb") as fh:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fh.fileno(), 0o666 & ~umask)  # as a plain open() would make it
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        kept = " (the previous file is unchanged)" if path.is_file() else ""
+        raise LSTMError(f"cannot write {path}: {_reason(e)}{kept}") from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 def save_checkpoint(path, *, params, opt: AdamW | None, state, vocab: Vocabulary,
@@ -981,48 +1353,140 @@ def save_checkpoint(path, *, params, opt: AdamW | None, state, vocab: Vocabulary
     _atomic_write(Path(path), buf.getvalue())
 
 
-def load_checkpoint(path) -> dict:
-    """Read a checkpoint; a missing, truncated or foreign file raises LSTMError."""
-    path = Path(path)
-    if not path.is_file():
-        raise LSTMError(f"checkpoint not found: {path}")
+class InvalidCheckpoint(LSTMError):
+    """A checkpoint that exists and unzips but does not hold what it should."""
+
+
+def _read_array(zf: zipfile.ZipFile, name: str, dtype, shape) -> np.ndarray:
+    """Array `name` of the .npz, after checking from its header, before reading any data,
+    that it has this dtype and shape."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        meta = json.loads(arrays.pop("meta").tobytes().decode())
-    except Exception:
+        with zf.open(name + ".npy") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise InvalidCheckpoint(f"array {name} has .npy version {version}")
+            found_shape, fortran, found_dtype = read_header(f)
+        if found_dtype != np.dtype(dtype) or found_shape != tuple(shape):
+            raise InvalidCheckpoint(f"array {name} is {found_dtype} {list(found_shape)}, "
+                                    f"expected {np.dtype(dtype)} {list(shape)}")
+        with zf.open(name + ".npy") as f:
+            a = np.lib.format.read_array(f, allow_pickle=False)
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise InvalidCheckpoint(f"array {name} cannot be read ({e})") from None
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise InvalidCheckpoint(f"array {name} holds NaN or infinite values")
+    return a
+
+
+def _short(value, limit=40) -> str:
+    """repr(value), cut to `limit` characters for a one-line message."""
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 3] + "..."
+
+
+def _check_meta(meta: dict) -> Config:
+    """Every metadata field's type and range (InvalidCheckpoint naming the first that is
+    wrong); returns the run's Config."""
+    def need(key, types, ok=lambda v: True, what="valid"):
+        if key not in meta:
+            raise InvalidCheckpoint(f"metadata field {key!r} is missing")
+        v = meta[key]
+        if isinstance(v, bool) or not isinstance(v, types) or not ok(v):
+            raise InvalidCheckpoint(f"metadata field {key!r} is {_short(v)}, expected {what}")
+        return v
+
+    need("config", dict, what="a dict")
+    fields = {f.name: f for f in dataclasses.fields(Config)}
+    unknown = sorted(set(meta["config"]) - set(fields))
+    if unknown:
+        raise InvalidCheckpoint(f"unknown config field {unknown[0]!r}")
+    kinds = {"int": (int,), "float": (int, float), "str": (str,)}
+    for key, value in meta["config"].items():
+        kind = fields[key].type.split(" |")[0]
+        optional = "None" in fields[key].type
+        if not ((optional and value is None)
+                or (not isinstance(value, bool) and isinstance(value, kinds[kind]))):
+            raise InvalidCheckpoint(f"config field {key!r} is {_short(value)}, expected {kind}")
+    cfg = Config(**meta["config"])
+    try:
+        cfg.validate()
+    except LSTMError as e:
+        raise InvalidCheckpoint(f"config: {e}") from None
+    need("vocab", str, lambda v: 0 < len(v) == len(set(v)), "distinct characters")
+    need("step", int, lambda v: v >= 0, "an integer >= 0")
+    need("window", int, lambda v: v >= 0, "an integer >= 0")
+    need("elapsed", (int, float), lambda v: math.isfinite(v) and v >= 0, "seconds >= 0")
+    need("history", list, lambda v: all(isinstance(r, dict) for r in v), "a list of dicts")
+    if meta.get("adam_t") is not None:
+        need("adam_t", int, lambda v: v >= 0, "an integer >= 0 or null")
+        need("rng", dict, what="a generator state")
+        try:
+            np.random.default_rng().bit_generator.state = meta["rng"]
+        except (TypeError, ValueError, KeyError) as e:
+            raise InvalidCheckpoint(f"metadata field 'rng' is not a generator state ({e})"
+                                    ) from None
+    return cfg
+
+
+def load_checkpoint(path) -> dict:
+    """Read and validate a checkpoint: a missing, truncated or foreign file, or one whose
+    metadata or arrays are not what its config says, raises LSTMError. Only the arrays this
+    format defines are read, each checked (dtype, shape) before it is allocated."""
+    path = _input_file(path, "checkpoint")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError):
         raise LSTMError(f"{path} is not a readable lstm_core checkpoint "
                         "(truncated or another format)") from None
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        raise LSTMError(f"{path} is not an lstm_core checkpoint")
-    if meta.get("version") != CHECKPOINT_VERSION:
-        raise LSTMError(f"{path} has checkpoint version {meta.get('version')}, "
-                        f"this lstm_core reads version {CHECKPOINT_VERSION}")
-    try:
-        fields = {f.name for f in dataclasses.fields(Config)}
-        cfg = Config(**{k: v for k, v in meta["config"].items() if k in fields})
-        names = [k.split("/", 1)[1] for k in arrays if k.startswith("param/")]
-        params = {n: arrays[f"param/{n}"] for n in names}
-        opt = state = None
-        if meta["adam_t"] is not None:  # a resumable checkpoint, not a released model
-            opt = AdamW(params, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay)
-            opt.t = meta["adam_t"]
-            opt.m = {n: arrays[f"adam_m/{n}"] for n in names}
-            opt.v = {n: arrays[f"adam_v/{n}"] for n in names}
-            state = (arrays["state/h"], arrays["state/c"])
-        vocab = Vocabulary(meta["vocab"])
-        if params["W_y"].shape[1] != len(vocab):
-            raise ValueError
-    except Exception:
-        raise LSTMError(f"{path} is an incomplete lstm_core checkpoint") from None
+    with zf:
+        try:
+            with zf.open("meta.npy") as f:
+                raw = np.lib.format.read_array(f, allow_pickle=False)
+            meta = json.loads(raw.tobytes().decode())
+        except Exception:
+            raise LSTMError(f"{path} is not a readable lstm_core checkpoint "
+                            "(truncated or another format)") from None
+        if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+            raise LSTMError(f"{path} is not an lstm_core checkpoint")
+        if meta.get("version") != CHECKPOINT_VERSION:
+            raise LSTMError(f"{path} has checkpoint version {meta.get('version')!r}, "
+                            f"this lstm_core reads version {CHECKPOINT_VERSION}")
+        try:
+            cfg = _check_meta(meta)
+            vocab = Vocabulary(meta["vocab"])
+            V, H, L = len(vocab), cfg.hidden_size, cfg.num_layers
+            shapes = init_shapes(V, H, L)
+            resumable = meta["adam_t"] is not None
+            nbytes = param_count(V, H, L) * np.dtype(cfg.dtype).itemsize * (3 if resumable
+                                                                               else 1)
+            check_memory(nbytes, f"the checkpoint {path}")
+            params = {n: _read_array(zf, f"param/{n}", cfg.dtype, shape)
+                      for n, shape in shapes.items()}
+            opt = state = None
+            if resumable:
+                opt = AdamW(params, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay)
+                opt.t = meta["adam_t"]
+                opt.m = {n: _read_array(zf, f"adam_m/{n}", cfg.dtype, shape)
+                         for n, shape in shapes.items()}
+                opt.v = {n: _read_array(zf, f"adam_v/{n}", cfg.dtype, shape)
+                         for n, shape in shapes.items()}
+                if any((v < 0).any() for v in opt.v.values()):
+                    raise InvalidCheckpoint("the AdamW second moments hold negative values")
+                state = tuple(_read_array(zf, f"state/{k}", cfg.dtype, (L, cfg.batch_size, H))
+                              for k in ("h", "c"))
+        except InvalidCheckpoint as e:
+            raise LSTMError(f"{path} is not a valid checkpoint: {e}") from None
     return {"params": params, "opt": opt, "state": state, "vocab": vocab, "config": cfg,
             "step": meta["step"], "window": meta["window"], "elapsed": meta["elapsed"],
-            "rng": meta["rng"], "history": meta["history"], "path": str(path)}
+            "rng": meta.get("rng"), "history": meta["history"], "path": str(path)}
 
 
-def release_checkpoint(src, dst) -> None:
+def release_checkpoint(src, dst, *, overwrite=False) -> None:
     """Write the model of checkpoint `src` to `dst` for sampling only: weights, vocabulary,
     config and history, without the optimiser moments and the training state."""
+    check_outputs({"--out": dst}, {"--checkpoint": src}, overwrite=overwrite)
     ckpt = load_checkpoint(src)
     save_checkpoint(dst, params=ckpt["params"], opt=None, state=None, vocab=ckpt["vocab"],
                     cfg=ckpt["config"], step=ckpt["step"], elapsed=ckpt["elapsed"],
@@ -1259,21 +1723,28 @@ def _cpu_name() -> str:
 def _cmd_train(args) -> None:
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
              if getattr(args, f.name, None) is not None}
+    dataclasses.replace(Config(), **given).validate()  # a bad flag fails before any work
     if args.resume is not None:
-        base = load_checkpoint(args.resume)["config"]
-        fixed = sorted(set(given) - set(RESUMABLE_CHANGES))
-        if fixed:
-            raise LSTMError(f"{_flag(fixed[0])} cannot change when resuming")
-        cfg = dataclasses.replace(base, **given)
+        cfg, changes = None, given  # the checkpoint's config, changed by `resume_config`
     else:
-        cfg = Config(**given)
-    cfg.validate()  # before the corpus is read: a bad flag fails at once
-    out = args.out or args.resume or "model.npz"
-    train(cfg, data_path=args.data, out=out, resume=args.resume,
-          metrics_json=args.metrics_json, overwrite=args.overwrite, stop_at=args.stop_at)
+        cfg, changes = Config(**given), None
+    out = args.out if args.out is not None else (args.resume or "model.npz")
+    train(cfg, data_path=args.data, out=out,
+          resume=args.resume, changes=changes, metrics_json=args.metrics_json,
+          overwrite=args.overwrite, stop_at=args.stop_at)
+
+
+def _stdout():
+    """sys.stdout, or LSTMError when the process was started with it closed."""
+    if sys.stdout is None:
+        raise LSTMError("standard output is closed: there is nowhere to write to")
+    return sys.stdout
 
 
 def _cmd_sample(args) -> None:
+    check_sample_args(args.prime or "\n", args.length, args.temperature, args.top_k,
+                      args.seed)
+    out = _stdout()
     path = args.checkpoint or DEFAULT_CHECKPOINT
     if args.checkpoint is None and not Path(path).exists():
         raise LSTMError(f"no --checkpoint given and no trained model at {path}")
@@ -1281,26 +1752,46 @@ def _cmd_sample(args) -> None:
     vocab = ckpt["vocab"]
     prime = args.prime if args.prime is not None else ("\n" if "\n" in vocab.stoi
                                                         else vocab.chars[0])
-    text = sample(ckpt["params"], vocab, prime, args.length, temperature=args.temperature,
-                  top_k=args.top_k, seed=args.seed)
-    sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+    vocab.encode(prime)  # characters outside the vocabulary: an error before any output
+    out.write(prime)
+    last, written = prime[-1], 0
+    for ch in generate(ckpt["params"], vocab, prime, args.length,
+                       temperature=args.temperature, top_k=args.top_k, seed=args.seed):
+        out.write(ch)
+        last, written = ch, written + 1
+        if ch == "\n" or written % 256 == 0:
+            out.flush()  # the text appears as it is made, a line at a time
+    out.write("" if last == "\n" else "\n")
+    out.flush()
 
 
 def _cmd_release(args) -> None:
-    release_checkpoint(args.checkpoint, args.out)
+    release_checkpoint(args.checkpoint, args.out, overwrite=args.overwrite)
     print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1e6:.1f} MB, for sampling)")
 
 
+GRADCHECK_MAX_LAYERS = 8  # finite differences cost two forward passes per number
+
+
 def _cmd_gradcheck(args) -> None:
-    rows = gradcheck(args.layers, dropout=args.dropout)
+    check_int("--layers", args.layers, 1)
+    if args.layers > GRADCHECK_MAX_LAYERS:
+        raise LSTMError(f"--layers must be at most {GRADCHECK_MAX_LAYERS} for a gradient "
+                        f"check, got {args.layers}")
+    check_float("--dropout", args.dropout, "in [0, 1)")
+    check_int("--seed", args.seed, 0)
+    out = _stdout()
+    rows = gradcheck(args.layers, dropout=args.dropout, seed=args.seed)
     if args.json:
-        print(json.dumps(rows, indent=1))
+        out.write(json.dumps(rows, indent=1) + "\n")
     else:
-        print(f"{'tensor':8s} {'shape':>10s} {'max rel. error':>15s} {'threshold':>10s}  ok")
+        out.write(f"{'tensor':8s} {'shape':>10s} {'max rel. error':>15s} {'threshold':>10s}  "
+                  "ok\n")
         for r in rows:
             shape = "x".join(map(str, r["shape"]))
-            print(f"{r['name']:8s} {shape:>10s} {r['error']:15.2e} {r['threshold']:10.0e}  "
-                  f"{'yes' if r['ok'] else 'NO'}")
+            out.write(f"{r['name']:8s} {shape:>10s} {r['error']:15.2e} "
+                      f"{r['threshold']:10.0e}  {'yes' if r['ok'] else 'NO'}\n")
+    out.flush()
     if not all(r["ok"] for r in rows):
         raise SystemExit(1)
 
@@ -1364,29 +1855,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=["float32", "float64"])
     p.add_argument("--out", help="checkpoint to write (default: model.npz, or the --resume "
                    "file)")
-    p.add_argument("--resume", help="checkpoint to continue")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    p.add_argument("--stop-at", type=int, help="stop and save at this step (resume later)")
+    p.add_argument("--resume", help="checkpoint to continue (only --max-steps, --time-budget "
+                   "and --eval-every may change; a new limit stretches the schedule)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out or --metrics-json")
+    p.add_argument("--stop-at", type=int, help="stop and save at this step; --resume then "
+                   "continues bit for bit as if it never stopped")
     p.add_argument("--metrics-json", help="write the final metrics here")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("sample", help="generate text from a checkpoint")
     p.add_argument("--checkpoint", help=f"default: {DEFAULT_CHECKPOINT.relative_to(ROOT)}")
     p.add_argument("--prime", help="text to start from (default: a newline)")
-    p.add_argument("--length", type=int, default=500)
-    p.add_argument("--temperature", type=float, default=0.8)
-    p.add_argument("--top-k", type=int)
+    p.add_argument("--length", type=int, default=500, help="characters to generate (>= 0)")
+    p.add_argument("--temperature", type=float, default=0.8,
+                   help="0 picks the most likely character; 1 samples the model as it is")
+    p.add_argument("--top-k", type=int, help="draw from the k most likely characters only")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("release", help="a checkpoint's model alone, for sampling")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.set_defaults(func=_cmd_release)
 
     p = sub.add_parser("gradcheck", help="finite-difference check of every gradient")
-    p.add_argument("--layers", type=_positive_int, default=2)
+    p.add_argument("--layers", type=int, default=2)
     p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_gradcheck)
 
@@ -1397,16 +1894,65 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say(line: str) -> None:
+    """One line on stderr, if there is a stderr to write to."""
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null, so that the interpreter's last flush of a broken or full
+    stdout cannot print an 'Exception ignored' message."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """The command line. Exit status: 0 done, 1 a failed gradient check, 2 a user's mistake
+    or a file-system fault (one line on stderr), 130 Ctrl-C, 141 a closed pipe, 143
+    SIGTERM."""
+    for stream, errors in ((sys.stdout, "replace"), (sys.stderr, "backslashreplace")):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors=errors)  # characters the terminal cannot show
     try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    try:
+        args = build_parser().parse_args(argv)
         args.func(args)
     except LSTMError as e:
-        print(f"error: {e}", file=sys.stderr)
+        _say(f"error: {e}")
         return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted (a training run keeps its last checkpoint)", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Terminated) as e:
+        ckpt = getattr(e, "checkpoint", None)
+        kept = f"; the last checkpoint, {ckpt}, is kept" if ckpt else ""
+        _say(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}{kept}")
+        return 143 if isinstance(e, Terminated) else 130
+    except BrokenPipeError:  # `... | head`: the reader has all it wanted
+        _silence_stdout()
+        return 141
+    except OSError as e:  # a full or failing stdout, or a fault no check foresaw
+        stdout_fault = e.filename is None and e.errno in (errno.ENOSPC, errno.EIO,
+                                                         errno.EBADF, errno.EDQUOT)
+        where = "standard output" if stdout_fault else (e.filename or "a file")
+        _say(f"error: cannot write to {where}: {_reason(e)}" if stdout_fault
+             else f"error: {where}: {_reason(e)}")
+        _silence_stdout()
+        return 2
+    except MemoryError:
+        _say("error: out of memory (try a smaller --hidden-size, --batch-size or --seq-len)")
+        return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
 
 

@@ -117,7 +117,7 @@ def test_an_interrupted_save_leaves_the_previous_checkpoint_intact(trained, tmp_
         raise OSError("disk full")
 
     monkeypatch.setattr(lc.os, "fsync", crash)  # fails after the temp file is half written
-    with pytest.raises(OSError):
+    with pytest.raises(lc.LSTMError, match="cannot write .*keep.npz: disk full"):
         lc.save_checkpoint(path, params=loaded["params"], opt=loaded["opt"],
                            state=loaded["state"], vocab=loaded["vocab"], cfg=loaded["config"])
     assert path.read_bytes() == before
@@ -194,8 +194,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(corpus_file, tmp_path
 @pytest.mark.parametrize("args,phrase", [
     (["--prime", "Shall I zzz"], "not in the vocabulary"),
     (["--temperature", "-1"], "--temperature must be >= 0"),
-    (["--top-k", "0"], "--top-k must be >= 1"),
-    (["--length", "-5"], "--length must be >= 0"),
+    (["--top-k", "0"], "--top-k must be a positive integer"),
+    (["--length", "-5"], "--length must be an integer >= 0"),
 ])
 def test_bad_sampling_flags(trained, args, phrase):
     assert_one_line_error(run_cli("sample", "--checkpoint", trained[1], *args), phrase)
