@@ -908,6 +908,13 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
         raise LSTMError(f"the checkpoint is at window {ckpt['window']} of its text, which "
                         f"this text ({n_windows} windows) does not have: resume on the text "
                         "it was trained on")
+    if ckpt is not None and verbose:
+        text_of = (f"the default corpus {DEFAULT_CORPUS.relative_to(ROOT)}" if default_corpus
+                   else data_path or "the text given")
+        limits = [f"{_flag(k)} {getattr(cfg, k)}" for k in ("max_steps", "time_budget")
+                  if getattr(cfg, k) is not None] or [f"--time-budget {DEFAULT_TIME_BUDGET:.0f} (the default)"]
+        print(f"resuming {resume} at step {ckpt['step']} on {text_of}, the schedule running "
+              f"to {' and '.join(limits)}", flush=True)
     lock = OutputLock(out) if out is not None else contextlib.nullcontext()
     if out is not None:
         remove_stale_temporaries(out.resolve().parent)
@@ -1047,7 +1054,10 @@ def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, rng=
     if temperature == 0:
         return logits.argmax(axis=-1)
     rng = np.random.default_rng() if rng is None else rng
-    z = logits.astype(np.float64) / temperature
+    with np.errstate(over="ignore"):
+        z = logits.astype(np.float64) / temperature
+    if not np.isfinite(z).all():  # a temperature so close to 0 that l / T overflows
+        return logits.argmax(axis=-1)
     if top_k is not None and top_k < z.shape[-1]:
         kth = np.partition(z, -top_k, axis=-1)[:, -top_k][:, None]
         z = np.where(z < kth, -np.inf, z)
@@ -1911,20 +1921,21 @@ def _silence_stdout() -> None:
 
 
 def _on_sigterm(signum, frame):
-    raise Terminated()
+    raise Terminated(signum)
 
 
 def main(argv=None) -> int:
     """The command line. Exit status: 0 done, 1 a failed gradient check, 2 a user's mistake
     or a file-system fault (one line on stderr), 130 Ctrl-C, 141 a closed pipe, 143
-    SIGTERM."""
+    SIGTERM (129 SIGHUP)."""
     for stream, errors in ((sys.stdout, "replace"), (sys.stderr, "backslashreplace")):
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors=errors)  # characters the terminal cannot show
-    try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread: leave signals alone
-        previous = None
+    previous = {}
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):  # SIGHUP: terminal closed
+        if sig is not None:
+            with contextlib.suppress(ValueError):  # not the main thread: leave them alone
+                previous[sig] = signal.signal(sig, _on_sigterm)
     try:
         args = build_parser().parse_args(argv)
         args.func(args)
@@ -1934,8 +1945,11 @@ def main(argv=None) -> int:
     except (KeyboardInterrupt, Terminated) as e:
         ckpt = getattr(e, "checkpoint", None)
         kept = f"; the last checkpoint, {ckpt}, is kept" if ckpt else ""
-        _say(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}{kept}")
-        return 143 if isinstance(e, Terminated) else 130
+        if isinstance(e, Terminated):
+            _say(f"terminated{kept}")
+            return 128 + (e.args[0] if e.args else signal.SIGTERM)
+        _say(f"interrupted{kept}")
+        return 130
     except BrokenPipeError:  # `... | head`: the reader has all it wanted
         _silence_stdout()
         return 141
@@ -1951,8 +1965,8 @@ def main(argv=None) -> int:
         _say("error: out of memory (try a smaller --hidden-size, --batch-size or --seq-len)")
         return 2
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 
