@@ -912,7 +912,8 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
         text_of = (f"the default corpus {DEFAULT_CORPUS.relative_to(ROOT)}" if default_corpus
                    else data_path or "the text given")
         limits = [f"{_flag(k)} {getattr(cfg, k)}" for k in ("max_steps", "time_budget")
-                  if getattr(cfg, k) is not None] or [f"--time-budget {DEFAULT_TIME_BUDGET:.0f} (the default)"]
+                  if getattr(cfg, k) is not None]
+        limits = limits or [f"--time-budget {DEFAULT_TIME_BUDGET:.0f} (the default)"]
         print(f"resuming {resume} at step {ckpt['step']} on {text_of}, the schedule running "
               f"to {' and '.join(limits)}", flush=True)
     lock = OutputLock(out) if out is not None else contextlib.nullcontext()
