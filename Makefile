@@ -10,6 +10,7 @@ MILTON := data/milton.txt
 SEEDS  := 0 1 2
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 TORCH  := torch==2.13.0
+SAFETENSORS := safetensors==0.8.0
 
 .PHONY: venv corpus lab test test-unit test-notebooks test-oracle notebooks train train-milton \
 	seeds sample bench lint clean
@@ -44,9 +45,11 @@ test-unit: venv corpus
 test-notebooks: venv corpus
 	$(PY) -m pytest notebooks $(NBVAL)
 
-# The same model in torch.nn.LSTM must give the same logits, loss and gradients.
+# The same model in torch.nn.LSTM must give the same logits, loss and gradients, and an
+# exported model must run the same in torch (loaded by safetensors, none of our code).
 test-oracle: venv corpus
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet $(TORCH)
+	$(PY) -c "import safetensors" 2>/dev/null || $(PY) -m pip install --quiet $(SAFETENSORS)
 	$(PY) -m pytest tests/oracle -p no:cacheprovider
 
 # Re-execute every notebook from its .py source (the outputs nbval compares against).

@@ -1,7 +1,8 @@
 """A character-level LSTM language model in NumPy, read top to bottom like a chapter.
 
     data -> parameters -> forward -> loss -> backward -> clipping -> AdamW -> training loop
-         -> sampling -> baselines -> checkpoints -> gradient check -> benchmark -> CLI
+         -> sampling -> baselines -> files and checkpoints -> export for torch
+         -> gradient check -> benchmark -> CLI
 
 The symbols are the notebooks' symbols. For one layer and one time step t, with the input
 x_t, the previous hidden state h_{t-1} and cell state c_{t-1}:
@@ -22,18 +23,20 @@ Command line (see `python -m lstm_core --help`):
     python -m lstm_core train  [--data PATH] [--time-budget SECONDS] [--out CKPT] ...
     python -m lstm_core sample [--checkpoint CKPT] [--prime TEXT] [--length N] ...
     python -m lstm_core release --checkpoint CKPT --out MODEL   (weights only, for sampling)
+    python -m lstm_core export --checkpoint CKPT --out FILE     (safetensors for torch)
     python -m lstm_core gradcheck [--layers L] [--json]
     python -m lstm_core bench [--json]
 
 What the command line promises, and the one place in this file that keeps each promise:
 
 1. Outputs never destroy inputs (`check_outputs`). No output (`--out`, `--metrics-json`,
-   `release --out`) may be the corpus, the checkpoint being read, or another output of
-   the same command; paths are compared after resolving symlinks. An existing file is
-   replaced only with `--overwrite`. One exception, by design: `train --resume C` writes
-   its progress back to C (the same run, continued) unless `--out` says otherwise. A
-   checkpoint that a running training writes is locked (`OutputLock`): a second training
-   with the same `--out` stops at once and names the first.
+   `release --out`, `export --out`) may be the corpus, the checkpoint being read, or
+   another output of the same command; paths are compared as files (symlinks and hard
+   links followed). An existing file is replaced only with `--overwrite`. One exception,
+   by design: `train --resume C` writes its progress back to C (the same run, continued)
+   unless `--out` says otherwise. A checkpoint that a running training writes is locked
+   (`OutputLock`): a second training with the same `--out` stops at once and names the
+   first.
 2. Every file-system fault is one line naming the path and the reason (`_atomic_write`,
    `_check_writable`); outputs are checked for writability before any work, written to a
    short temporary name beside the target and renamed over it, so the previous file stays
@@ -1505,6 +1508,59 @@ def release_checkpoint(src, dst, *, overwrite=False) -> None:
 
 
 # --------------------------------------------------------------------------------------
+# Export: the same model for torch.nn.LSTM + torch.nn.Linear
+# --------------------------------------------------------------------------------------
+
+EXPORT_FORMAT = "lstm_core export for torch.nn.LSTM, version 1"
+
+
+def torch_state_dict(params) -> dict[str, np.ndarray]:
+    """The parameters under the names, shapes and gate layout of a torch
+    `ModuleDict({"lstm": nn.LSTM(V, H, L), "linear": nn.Linear(H, V)})` fed one-hot
+    inputs of size V. Our fused (in, 4H) matrices are torch's (4H, in) transposed, gates
+    i, f, g, o in both; our one bias b is torch's bias_ih, with bias_hh = 0."""
+    out = {}
+    for layer in range(num_layers_of(params)):
+        out[f"lstm.weight_ih_l{layer}"] = params[f"W_x{layer}"].T
+        out[f"lstm.weight_hh_l{layer}"] = params[f"W_h{layer}"].T
+        out[f"lstm.bias_ih_l{layer}"] = params[f"b{layer}"]
+        out[f"lstm.bias_hh_l{layer}"] = np.zeros_like(params[f"b{layer}"])
+    out["linear.weight"], out["linear.bias"] = params["W_y"].T, params["b_y"]
+    return {name: np.ascontiguousarray(a) for name, a in out.items()}
+
+
+def safetensors_bytes(tensors: dict, metadata: dict) -> bytes:
+    """The safetensors format, written with NumPy alone: an 8-byte little-endian header
+    length, a JSON header (name -> dtype, shape, byte offsets; "__metadata__" -> strings),
+    padded to 8 bytes, then every tensor's bytes, C order, little-endian."""
+    codes = {"float32": "F32", "float64": "F64"}
+    header, blobs, offset = {}, [], 0
+    for name, a in tensors.items():
+        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+        header[name] = {"dtype": codes[a.dtype.name], "shape": list(a.shape),
+                        "data_offsets": [offset, offset + a.nbytes]}
+        blobs.append(a.tobytes())
+        offset += a.nbytes
+    header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + b"".join(blobs)
+
+
+def export_checkpoint(src, dst, *, overwrite=False) -> None:
+    """Write checkpoint `src`'s model to `dst` as safetensors for torch (see
+    `torch_state_dict`), with the vocabulary (a JSON string of the characters, id order),
+    H and L in its metadata. The README shows how torch loads it and samples."""
+    check_outputs({"--out": dst}, {"--checkpoint": src}, overwrite=overwrite)
+    ckpt = load_checkpoint(src)
+    cfg = ckpt["config"]
+    meta = {"format": EXPORT_FORMAT, "vocab": json.dumps(ckpt["vocab"].chars),
+            "hidden_size": cfg.hidden_size, "num_layers": cfg.num_layers,
+            "input": "one-hot vectors of size len(vocab), time-major (T, B, V)"}
+    _atomic_write(Path(dst), safetensors_bytes(torch_state_dict(ckpt["params"]), meta))
+
+
+# --------------------------------------------------------------------------------------
 # Gradient check: centred finite differences in float64
 # --------------------------------------------------------------------------------------
 
@@ -1776,6 +1832,12 @@ def _cmd_sample(args) -> None:
     out.flush()
 
 
+def _cmd_export(args) -> None:
+    export_checkpoint(args.checkpoint, args.out, overwrite=args.overwrite)
+    print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1e6:.1f} MB, safetensors "
+          "for torch.nn.LSTM + nn.Linear)")
+
+
 def _cmd_release(args) -> None:
     release_checkpoint(args.checkpoint, args.out, overwrite=args.overwrite)
     print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1e6:.1f} MB, for sampling)")
@@ -1890,6 +1952,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.set_defaults(func=_cmd_release)
+
+    p = sub.add_parser("export", help="a checkpoint's model as safetensors for "
+                       "torch.nn.LSTM + nn.Linear")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True, help="the .safetensors file to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("gradcheck", help="finite-difference check of every gradient")
     p.add_argument("--layers", type=int, default=2)

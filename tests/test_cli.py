@@ -254,3 +254,43 @@ def test_a_released_model_samples_like_its_checkpoint_but_cannot_resume(trained,
             == run_cli("sample", "--checkpoint", ckpt, *flags).stdout)
     assert_one_line_error(run_cli("train", "--data", corpus, "--resume", small,
                                   "--max-steps", 40), "not resumed", "released")
+
+
+def read_safetensors(path):
+    """A reader of the format's specification, independent of lstm_core's writer."""
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n])
+    meta = header.pop("__metadata__")
+    data = raw[8 + n :]
+    kinds = {"F32": "<f4", "F64": "<f8"}
+    tensors = {name: np.frombuffer(data[h["data_offsets"][0] : h["data_offsets"][1]],
+                                   kinds[h["dtype"]]).reshape(h["shape"])
+               for name, h in header.items()}
+    return tensors, meta
+
+
+def test_export_writes_torch_names_and_layouts_and_keeps_inputs(trained, tmp_path):
+    _, ckpt, _, _ = trained
+    out = tmp_path / "m.safetensors"
+    result = run_cli("export", "--checkpoint", ckpt, "--out", out)
+    assert result.returncode == 0, result.stderr
+    tensors, meta = read_safetensors(out)
+    ours = lc.load_checkpoint(ckpt)
+    p, V = ours["params"], len(ours["vocab"])
+    assert json.loads(meta["vocab"]) == ours["vocab"].chars  # id i is character i
+    assert (int(meta["hidden_size"]), int(meta["num_layers"])) == (16, 1)
+    assert sorted(tensors) == ["linear.bias", "linear.weight", "lstm.bias_hh_l0",
+                               "lstm.bias_ih_l0", "lstm.weight_hh_l0", "lstm.weight_ih_l0"]
+    assert tensors["lstm.weight_ih_l0"].shape == (64, V)  # (4H, V): one-hot input of size V
+    np.testing.assert_array_equal(tensors["lstm.weight_ih_l0"], p["W_x0"].T)
+    np.testing.assert_array_equal(tensors["lstm.weight_hh_l0"], p["W_h0"].T)
+    np.testing.assert_array_equal(tensors["lstm.bias_ih_l0"], p["b0"])
+    assert not tensors["lstm.bias_hh_l0"].any()
+    np.testing.assert_array_equal(tensors["linear.weight"], p["W_y"].T)
+    before = out.read_bytes()
+    assert_one_line_error(run_cli("export", "--checkpoint", ckpt, "--out", out),
+                          "exists", "--overwrite")
+    assert_one_line_error(run_cli("export", "--checkpoint", ckpt, "--out", ckpt),
+                          "--out", "--checkpoint")
+    assert out.read_bytes() == before and lc.load_checkpoint(ckpt)["step"] == 20
