@@ -12,7 +12,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
 TORCH  := torch==2.13.0
 SAFETENSORS := safetensors==0.8.0
 
-.PHONY: venv corpus lab test test-unit test-notebooks test-oracle notebooks train train-milton \
+.PHONY: venv corpus lab exercises test test-unit test-notebooks test-oracle notebooks train train-milton \
 	seeds sample bench lint clean
 
 $(STAMP): requirements.txt pyproject.toml
@@ -32,8 +32,13 @@ corpus: $(CORPUS)
 $(MILTON): | $(STAMP)
 	$(PY) data/build_corpus.py --corpus milton
 
-lab: venv corpus
+lab: venv corpus exercises
 	$(VENV)/bin/jupyter lab notebooks/
+
+# The exercise notebooks, notebooks/exercises/NN_topic.ipynb, generated from the lessons (the
+# cells tagged `exercise` become stubs). Git ignores them; one a learner has changed is kept.
+exercises: venv
+	$(PY) notebooks/make_exercises.py
 
 # Unit tests, then every notebook re-executed and compared cell by cell with its stored outputs.
 test: venv corpus

@@ -8,8 +8,12 @@ variants inside the checker module, and the module's own variants are run throug
 checkers too.
 """
 
+import ast
 import re
+import sys
+from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 
@@ -358,3 +362,108 @@ def test_the_float64_finite_difference_reference_agrees_with_lstm_core():
         assert lc.relative_error(grads[name], numeric[name]) < lc.GRADCHECK_THRESHOLD
     assert lc.relative_error(grads["h0"], dh0[0]) < 1e-12
     assert lc.relative_error(grads["c0"], dc0[0]) < 1e-12
+
+
+# ---------------------------------------------------------------------------------------
+# The generator: notebooks/make_exercises.py
+# ---------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "notebooks"))
+import make_exercises as gen  # noqa: E402
+
+SOLVED = '''\
+# a comment the learner may keep
+def area(w, h):
+    """Area of a w x h rectangle, in square metres. w, h: (N,) metres."""
+    # how: multiply
+    return w * h
+
+
+def double(x):
+    """2x, same shape as x."""
+    y = 2 * x
+    return y
+'''
+
+
+def synthetic_lesson(folder):
+    """A small lesson: markdown with a link up, an untagged cell with outputs, a tagged
+    cell with two functions and an output, and a checker-like cell."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
+    md = nbformat.v4.new_markdown_cell("# 09 · Test\n[Contents](../README.md) · "
+                                       "[next](10_next.ipynb)")
+    setup = nbformat.v4.new_code_cell("import numpy as np\nprint(np.pi)")
+    setup.outputs = [nbformat.v4.new_output("stream", name="stdout", text="3.14159\n")]
+    setup.execution_count = 1
+    tagged = nbformat.v4.new_code_cell(SOLVED)
+    tagged.metadata["tags"] = ["exercise"]
+    tagged.execution_count = 2
+    use = nbformat.v4.new_code_cell("print(area(np.ones(2), 3 * np.ones(2)))")
+    use.outputs = [nbformat.v4.new_output("stream", name="stdout", text="[3. 3.]\n")]
+    use.execution_count = 3
+    nb.cells = [md, setup, tagged, use]
+    path = folder / "09_test.ipynb"
+    nbformat.write(nb, path)
+    return path, nb
+
+
+def test_generator_turns_a_tagged_cell_into_a_stub_and_keeps_the_rest(tmp_path):
+    path, lesson = synthetic_lesson(tmp_path)
+    out = tmp_path / "exercises"
+    assert gen.write_exercises([path], out, log=lambda msg: None) == [out / "09_test.ipynb"]
+    nb = nbformat.read(out / "09_test.ipynb", as_version=4)
+    banner, md, setup, tagged, use = nb.cells
+    assert "exercise-banner" in banner.metadata["tags"] and "make exercises" in banner.source
+    # every output cleared
+    assert all(c.outputs == [] and c.execution_count is None
+               for c in nb.cells if c.cell_type == "code")
+    # untagged cells unchanged, links up fixed for the folder below
+    assert setup.source == lesson.cells[1].source and use.source == lesson.cells[3].source
+    assert md.source == lesson.cells[0].source.replace("](../", "](../../")
+    # the tagged cell: signatures and docstrings kept, bodies gone, still valid Python
+    assert tagged.metadata["tags"] == ["exercise"]
+    assert "def area(w, h):" in tagged.source and "def double(x):" in tagged.source
+    assert '"""Area of a w x h rectangle, in square metres.' in tagged.source
+    assert "# a comment the learner may keep" in tagged.source
+    for solution_line in ["return w * h", "# how: multiply", "y = 2 * x", "return y"]:
+        assert solution_line not in tagged.source
+    assert tagged.source.count("raise NotImplementedError") == 2
+    assert tagged.source.count("# TODO") == 2
+    namespace = {}
+    exec(tagged.source, namespace)
+    with pytest.raises(NotImplementedError):
+        namespace["area"](1, 2)
+    # not paired with a .py, and the style file beside it
+    assert "jupytext" not in nb.metadata
+    assert (out / "lstm.mplstyle").read_text() == (ROOT / "notebooks/lstm.mplstyle").read_text()
+    assert 'formats = "ipynb"' in (out / "jupytext.toml").read_text()
+
+
+def test_generator_keeps_a_notebook_the_learner_has_worked_in(tmp_path):
+    path, _ = synthetic_lesson(tmp_path)
+    out = tmp_path / "exercises"
+    gen.write_exercises([path], out, log=lambda msg: None)
+    target = out / "09_test.ipynb"
+    nb = nbformat.read(target, as_version=4)
+    nb.cells[3].source = nb.cells[3].source.replace("raise NotImplementedError",
+                                                    "return w * h", 1)
+    nbformat.write(nb, target)
+    messages = []
+    assert gen.write_exercises([path], out, log=messages.append) == []
+    assert "kept" in messages[0]
+    assert "return w * h" in nbformat.read(target, as_version=4).cells[3].source
+    # untouched ones are regenerated; --force overwrites the learner's
+    assert gen.write_exercises([path], out, force=True, log=messages.append) == [target]
+    assert gen.write_exercises([path], out, log=messages.append) == [target]
+    assert "return w * h" not in nbformat.read(target, as_version=4).cells[3].source
+
+
+@pytest.mark.parametrize("source", ["x = 1\ndef f():\n    '''doc'''\n    return x\n",
+                                    "def f():\n    return 1\n"])
+def test_generator_refuses_a_tagged_cell_it_cannot_stub(source):
+    with pytest.raises(ValueError):
+        gen.stub_source(source)
