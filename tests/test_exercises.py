@@ -8,7 +8,6 @@ variants inside the checker module, and the module's own variants are run throug
 checkers too.
 """
 
-import ast
 import re
 import sys
 from pathlib import Path
