@@ -32,8 +32,11 @@ corpus: $(CORPUS)
 $(MILTON): | $(STAMP)
 	$(PY) data/build_corpus.py --corpus milton
 
+# JupyterLab with the project's own configuration, notebooks/.jupyter/ (not ~/.jupyter): it
+# serves notebooks/ and opens the contents page; the committed lessons are read-only (Run All
+# never autosaves over their outputs), their .py sources hidden; it starts as root too.
 lab: venv corpus exercises
-	$(VENV)/bin/jupyter lab notebooks/
+	JUPYTER_CONFIG_DIR=$(CURDIR)/notebooks/.jupyter $(VENV)/bin/jupyter lab
 
 # The exercise notebooks, notebooks/exercises/NN_topic.ipynb, generated from the lessons (the
 # cells tagged `exercise` become stubs). Git ignores them; one a learner has changed is kept.
