@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 01 · Data preparation
 #
-# [Contents](../README.md#the-notebooks) · Next: [02 · The forward pass](02_forward_pass.ipynb) →
+# [Contents](00_contents.ipynb) · Next: [02 · The forward pass](02_forward_pass.ipynb) →
 
 # %% [markdown]
 # A character-level language model reads text one character at a time and, at every
@@ -96,24 +96,33 @@ print(f"hand-written sorted vocabulary == lc.Vocabulary.from_text(text): {V} cha
 # that order depends on their hash values, and Python salts string hashes with a random key
 # chosen when the interpreter starts (hash randomisation, a defence against denial-of-service
 # attacks on dictionaries). The environment variable `PYTHONHASHSEED` fixes that key, so we
-# can show the effect reproducibly: below, four fresh Python processes with four different
-# seeds build `list(set(...))` from the same 84 characters.
+# can show the effect reproducibly: below, fresh Python processes with four different
+# seeds, and the first seed once more, build `list(set(...))` and `sorted(set(...))` from the
+# same 84 characters. Which order each seed gives depends on the Python version's string
+# hash, so we print only how many different orders there are.
 
 # %%
 import os
 import subprocess
 import sys
 
-snippet = "import sys; order = list(set(sys.argv[1])); print(repr(''.join(order[:12])), " \
-          "order.index('e'))"
-print("PYTHONHASHSEED  first 12 of list(set(vocab.chars))        id of 'e'")
-for seed in [0, 1, 2, 3]:
+snippet = ("import sys; print(ascii(''.join(list(set(sys.argv[1])))))\n"
+           "print(ascii(''.join(sorted(set(sys.argv[1])))))")
+seeds = [0, 1, 2, 3, 0]
+unsorted, in_order = [], []
+for seed in seeds:
     env = dict(os.environ, PYTHONHASHSEED=str(seed))
     done = subprocess.run([sys.executable, "-c", snippet, vocab.chars], env=env,
                           capture_output=True, text=True, check=True)
-    first, e_id = done.stdout.rsplit(maxsplit=1)
-    print(f"{seed:>14}  {first:<36}  {e_id:>9}")
-print(f"{'sorted':>14}  {vocab.chars[:12]!r:<36}  {vocab.stoi['e']:>9}")
+    set_order, sorted_order = done.stdout.splitlines()
+    unsorted.append(set_order)
+    in_order.append(sorted_order)
+print(f"list(set(...)) with PYTHONHASHSEED = 0, 1, 2, 3: {len(set(unsorted[:4]))} different "
+      f"orders of the {V} characters")
+print(f"PYTHONHASHSEED = 0 a second time: the same order as the first: "
+      f"{unsorted[4] == unsorted[0]}")
+print(f"sorted(set(...)) in the same {len(seeds)} processes: {len(set(in_order))} order, "
+      f"equal to vocab.chars: {in_order[0] == ascii(vocab.chars)}")
 
 # %% [markdown]
 # A model trained in one process stores its weights by id: row `stoi['e']` of the input
@@ -243,8 +252,8 @@ print(f"{in_val.sum()} characters occur in validation, {in_train.sum()} in train
 # one. This is truncated backpropagation through time (truncated BPTT).
 #
 # To keep the matrix products large, $B$ windows are processed at once. For the carried
-# state to make sense, window $k+1$ of row $b$ must continue exactly where window $k$ of row
-# $b$ ended. `lc.make_streams` arranges that: it cuts the training ids into $B$ equal,
+# state to make sense, window $k+1$ of stream $s$ must continue exactly where window $k$ of
+# stream $s$ ended. `lc.make_streams` arranges that: it cuts the training ids into $B$ equal,
 # contiguous slices (the *streams*), each of $N = \lfloor (n - 1) / B \rfloor$ characters,
 # and lays them out as the rows of a $(B, N)$ array. The targets are the same array shifted
 # by one character: the target at each position is the next character of the text.
@@ -297,16 +306,16 @@ print(f"checked for all {n_windows - 1:,} pairs of consecutive windows: y[t] == 
       f"inside a window and y[T-1] of window k == x[0] of window k+1")
 
 # %%
-for b in range(B):
-    pieces = [vocab.decode(lc.get_window(streams, k, T)[0][:, b]) for k in range(3)]
-    print(f"stream {b}: " + " | ".join(repr(p) for p in pieces))
+for s in range(B):
+    pieces = [vocab.decode(lc.get_window(streams, k, T)[0][:, s]) for k in range(3)]
+    print(f"stream {s}: " + " | ".join(repr(p) for p in pieces))
 
 # %% [markdown]
 # The picture: the top row is the whole training text cut into $B$ streams; below, the
 # first three windows of each stream, side by side. Reading along a row is reading the
 # text; the arrows mark where the state $(h, c)$ leaves one window and enters the next.
 # Once all windows have been read, the streams start over from window 0 and the state is
-# reset to zeros, because the end of stream $b$ is not the text that precedes its start.
+# reset to zeros, because the end of stream $s$ is not the text that precedes its start.
 
 # %%
 from matplotlib.patches import FancyArrowPatch, Rectangle
@@ -314,10 +323,10 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 colors = plt.cm.tab10(np.arange(B))
 fig, (top_ax, ax) = plt.subplots(2, 1, figsize=(7.5, 4.6), height_ratios=[1, 3.2])
 
-for b in range(B):
-    top_ax.barh(0, N / 1e6, left=b * N / 1e6, height=0.6, color=colors[b], alpha=0.6,
+for s in range(B):
+    top_ax.barh(0, N / 1e6, left=s * N / 1e6, height=0.6, color=colors[s], alpha=0.6,
                 edgecolor="white")
-    top_ax.text((b + 0.5) * N / 1e6, 0, f"stream {b}", ha="center", va="center")
+    top_ax.text((s + 0.5) * N / 1e6, 0, f"stream {s}", ha="center", va="center")
 top_ax.set_xlim(0, len(train_ids) / 1e6)
 top_ax.set_ylim(-0.5, 0.5)
 top_ax.set_yticks([])
@@ -326,12 +335,12 @@ top_ax.set_title(f"The training text cut into B = {B} streams of N = {N:,} chara
 top_ax.set_xlabel("position in the training text (million characters)")
 
 k_shown = 3
-for b in range(B):
-    row = B - 1 - b  # stream 0 at the top
+for s in range(B):
+    row = B - 1 - s  # stream 0 at the top
     for k in range(k_shown):
-        piece = vocab.decode(lc.get_window(streams, k, T)[0][:, b])
-        ax.add_patch(Rectangle((k * T + 1, row - 0.3), T - 2, 0.6, facecolor=colors[b],
-                               alpha=0.25, edgecolor=colors[b]))
+        piece = vocab.decode(lc.get_window(streams, k, T)[0][:, s])
+        ax.add_patch(Rectangle((k * T + 1, row - 0.3), T - 2, 0.6, facecolor=colors[s],
+                               alpha=0.25, edgecolor=colors[s]))
         ax.text(k * T + T / 2, row, "".join(show(ch) for ch in piece), ha="center",
                 va="center", family="monospace", fontsize=9)
         if k > 0:  # the state leaves window k-1 and enters window k
@@ -343,7 +352,7 @@ for b in range(B):
 ax.set_xlim(0, k_shown * T + 2)
 ax.set_ylim(-0.6, B - 0.2)
 ax.set_xticks([k * T for k in range(k_shown + 1)])
-ax.set_yticks(range(B), [f"stream {b}" for b in reversed(range(B))])
+ax.set_yticks(range(B), [f"stream {s}" for s in reversed(range(B))])
 ax.grid(False)
 ax.set_title(f"Windows 0, 1, 2 of T = {T} characters: each continues the one before")
 ax.set_xlabel("position in the stream (characters)")
@@ -441,8 +450,9 @@ print(f"one-hot product: {1e3 * t_product:6.1f} ms")
 print(f"row lookup:      {1e3 * t_lookup:6.1f} ms")
 
 # %% [markdown]
-# The lookup's time is mostly spent writing the $(T, B, 4H)$ result, which both routes must
-# do, so the measured gap is smaller than the operation count suggests; it grows with $V$
+# The times above change from run to run and machine to machine, but the gap between them is
+# typically far smaller than the $V$-fold operation count: the lookup still has to write the
+# whole $(T, B, 4H)$ result, as the product does. The gap grows with $V$
 # (a word-level model has $V$ in the tens of thousands). The backward pass has the same
 # shortcut: the gradient of a lookup adds each step's gradient into the row it came from,
 # instead of a second dense product with the one-hot matrix (notebook 03).
@@ -492,4 +502,4 @@ print(f"row lookup:      {1e3 * t_lookup:6.1f} ms")
 # - PyTorch documentation, [`torch.nn.Embedding`](https://pytorch.org/docs/stable/generated/torch.nn.Embedding.html):
 #   the same row lookup as a layer.
 #
-# [Contents](../README.md#the-notebooks) · Next: [02 · The forward pass](02_forward_pass.ipynb) →
+# [Contents](00_contents.ipynb) · Next: [02 · The forward pass](02_forward_pass.ipynb) →

@@ -17,7 +17,7 @@
 # # 02 · The forward pass
 #
 # ← Previous: [01 · Data preparation](01_data_preparation.ipynb) ·
-# [Contents](../README.md#the-notebooks) ·
+# [Contents](00_contents.ipynb) ·
 # Next: [03 · Backpropagation through time](03_backprop_through_time.ipynb) →
 
 # %% [markdown]
@@ -184,7 +184,7 @@ ax.text(1.2, -0.6, r"$x_t$", ha="center", va="top", fontsize=12)
 ax.text(11.6, BUS_Y, r"$h_t$", ha="left", va="center", fontsize=12)
 ax.text(H_X, 7.4, r"$h_t \to$ logits$_t = h_t W_y + b_y$", ha="center", va="bottom",
         fontsize=11)
-ax.text(1.45, 0.7, r"$x_t W_x + h_{t-1} W_h + b$, cut into four gates", va="center",
+ax.text(1.45, 0.7, r"$e_{x_t} W_x + h_{t-1} W_h + b$, cut into four gates", va="center",
         fontsize=9, color="0.3")
 ax.set_xlim(-1.8, 12.6)
 ax.set_ylim(-1.3, 8.0)
@@ -217,10 +217,11 @@ x_t = x[0]  # (B,) character ids
 assert x_t.shape == (B,) and h_prev.shape == c_prev.shape == (B, H)
 
 # %% [markdown]
-# The **input gate** decides how much of the candidate to write into the memory. Since
-# $x_t$ is a character id, $x_t W_{xi}$ is row $x_t$ of $W_{xi}$ (notebook 01):
+# The **input gate** decides how much of the candidate to write into the memory. $x_t$ is a
+# character id; written as linear algebra, the input is its one-hot vector $e_{x_t}$, and
+# $e_{x_t} W_{xi}$ is row $x_t$ of $W_{xi}$ (notebook 01), `W_xi[x_t]` in the code:
 #
-# $$i_t = \sigma(x_t W_{xi} + h_{t-1} W_{hi} + b_i)$$
+# $$i_t = \sigma(e_{x_t} W_{xi} + h_{t-1} W_{hi} + b_i)$$
 
 # %%
 i = sigmoid(W_xi[x_t] + h_prev @ W_hi + b_i)
@@ -229,7 +230,7 @@ assert i.shape == (B, H)
 # %% [markdown]
 # The **forget gate** decides how much of the old memory $c_{t-1}$ to keep:
 #
-# $$f_t = \sigma(x_t W_{xf} + h_{t-1} W_{hf} + b_f)$$
+# $$f_t = \sigma(e_{x_t} W_{xf} + h_{t-1} W_{hf} + b_f)$$
 
 # %%
 f = sigmoid(W_xf[x_t] + h_prev @ W_hf + b_f)
@@ -239,7 +240,7 @@ assert f.shape == (B, H)
 # The **candidate** $g_t$ is what could be written. It uses $\tanh$, with values in
 # $(-1, 1)$, so the memory can be pushed up or down:
 #
-# $$g_t = \tanh(x_t W_{xg} + h_{t-1} W_{hg} + b_g)$$
+# $$g_t = \tanh(e_{x_t} W_{xg} + h_{t-1} W_{hg} + b_g)$$
 
 # %%
 g = np.tanh(W_xg[x_t] + h_prev @ W_hg + b_g)
@@ -248,7 +249,7 @@ assert g.shape == (B, H)
 # %% [markdown]
 # The **output gate** decides how much of the memory to show in $h_t$:
 #
-# $$o_t = \sigma(x_t W_{xo} + h_{t-1} W_{ho} + b_o)$$
+# $$o_t = \sigma(e_{x_t} W_{xo} + h_{t-1} W_{ho} + b_o)$$
 
 # %%
 o = sigmoid(W_xo[x_t] + h_prev @ W_ho + b_o)
@@ -294,7 +295,7 @@ for name, gate in [("i", i), ("f", f), ("g", g), ("o", o)]:
     print(f"{name}: mean {gate.mean():+.2f}, range [{gate.min():+.2f}, {gate.max():+.2f}]")
 
 # %% [markdown]
-# `lc.lstm_layer_forward` runs a layer from the input projections $x_t W_x + b$ of each
+# `lc.lstm_layer_forward` runs a layer from the input projections $e_{x_t} W_x + b$ of each
 # step, shape $(T, B, 4H)$, and returns all hidden states `hs` (with `hs[0]` the state
 # carried in) and a cache holding the gate activations and cell states. One step of it
 # must reproduce the seven lines above; `lc.forward` must reproduce the logits.
@@ -355,18 +356,18 @@ print(f"the loop over T = {T} steps == lc.forward: logits ({T}, {B}, {V}), final
 # %% [markdown]
 # ## 5. Fused gates
 #
-# The four gates read the same inputs, $x_t$ and $h_{t-1}$, through different weights. Put
+# The four gates read the same inputs, $e_{x_t}$ and $h_{t-1}$, through different weights. Put
 # side by side, the four blocks form one matrix, and one product gives all four
 # pre-activations at once:
 #
-# $$z_t = x_t W_x + h_{t-1} W_h + b, \qquad
+# $$z_t = e_{x_t} W_x + h_{t-1} W_h + b, \qquad
 #   W_x = [\,W_{xi} \; W_{xf} \; W_{xg} \; W_{xo}\,] \in \mathbb{R}^{D \times 4H}, \quad
 #   W_h = [\,W_{hi} \; W_{hf} \; W_{hg} \; W_{ho}\,] \in \mathbb{R}^{H \times 4H}$$
 #
 # $$[\,i_t \; f_t \; g_t \; o_t\,] = [\,\sigma(z_i) \; \sigma(z_f) \; \tanh(z_g) \; \sigma(z_o)\,]$$
 #
-# Here the input width is $D = V$; for a second layer, whose input is the first layer's
-# $h$, it is $D = H$. This is exactly how `lc.init_params` stores the weights (and, up to a
+# Here the input width is $D = V$; a second layer's input is the first layer's $h_t$ in place
+# of $e_{x_t}$, and $D = H$. This is exactly how `lc.init_params` stores the weights (and, up to a
 # transpose, how `torch.nn.LSTM` stores `weight_ih_l0` and `weight_hh_l0`).
 
 # %%
@@ -389,7 +390,7 @@ print("fused: one (B, H) @ (H, 4H) product == four separate gate computations fo
 # One large product is usually faster than four small ones: the matrix library (BLAS) works
 # best on large blocks, and every call from Python has a fixed cost.
 #
-# A second saving: the input term $x_t W_x + b$ does not depend on $h$, so it can be
+# A second saving: the input term $e_{x_t} W_x + b$ does not depend on $h$, so it can be
 # computed for all $T$ steps before the loop, as one product of a $(T B, D)$ matrix with
 # $W_x$. The first layer does it with one row lookup, `W_x[x]`. A second layer's input is
 # the first layer's hidden states, a dense $(T, B, H)$ array; we check the single product
@@ -417,7 +418,7 @@ print(f"one ({T * B}, {H}) @ ({H}, {4 * H}) product == {T} per-step products")
 
 # %%
 def fused_layer(xw, h, c, W_h):
-    """xw: (T, B, 4H), the input projections x_t W_x + b of every step.
+    """xw: (T, B, 4H), the input projections (row x_t of W_x) + b of every step.
     Returns the hidden states (T, B, H) and the final (h, c)."""
     H = W_h.shape[0]
     out = []
@@ -479,9 +480,10 @@ with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     naive64 = 1 / (1 + np.exp(-z))
     naive32 = 1 / (1 + np.exp(-z.astype(np.float32)))
-print("z:                ", z)
-print("naive, float64:   ", naive64)
-print("naive, float32:   ", naive32)
+with np.printoptions(precision=4, suppress=False, linewidth=100):  # show tiny values
+    print("z:              ", z)
+    print("naive, float64: ", naive64)
+    print("naive, float32: ", naive32)
 for w in caught:
     print(f"caught {w.category.__name__}: {w.message}")
 
@@ -495,7 +497,12 @@ for w in caught:
 #
 # $$\sigma(z) = \frac{1}{1 + e^{-z}} = \tfrac12 + \tfrac12 \tanh\!\left(\tfrac{z}{2}\right).$$
 #
-# $\tanh$ saturates at $\pm 1$ and never overflows. This is `lc.sigmoid`.
+# $\tanh$ saturates at $\pm 1$ and never overflows. This is `lc.sigmoid`. It has a price,
+# visible below: $\tfrac12 + \tfrac12\tanh$ is accurate to a fixed *absolute* error (about
+# $10^{-16}$ in float64, $10^{-7}$ in float32), not to a fixed number of digits. So
+# $\sigma(-100) = 3.7 \cdot 10^{-44}$ comes out as 0, and in float32 $\sigma(-10)$ loses its
+# fourth digit. A gate multiplies numbers of order 1, so an error of $10^{-7}$ in it does not
+# matter.
 
 # %%
 def stable_sigmoid(z):
@@ -505,8 +512,9 @@ def stable_sigmoid(z):
 with np.errstate(all="raise"):  # any overflow would now raise an exception
     s64 = stable_sigmoid(z)
     s32 = stable_sigmoid(z.astype(np.float32))
-print("stable, float64:  ", s64)
-print("stable, float32:  ", s32)
+with np.printoptions(precision=4, suppress=False, linewidth=100):
+    print("stable, float64:", s64)
+    print("stable, float32:", s32)
 np.testing.assert_allclose(s64, lc.sigmoid(z), rtol=1e-15)
 z_moderate = np.linspace(-30, 30, 601)
 np.testing.assert_allclose(stable_sigmoid(z_moderate), sigmoid(z_moderate), rtol=1e-12,
@@ -570,8 +578,10 @@ print("stable_softmax == lc.softmax, with no overflow; all three rows are equal"
 # log-probability that the model gives to the character that actually comes next (the
 # cross-entropy, in nats per character):
 #
-# $$\mathcal{L} = -\frac{1}{T B} \sum_{t=1}^{T} \sum_{b=1}^{B} \ln p_{t,b}[y_{t,b}],
-#   \qquad p_{t,b} = \operatorname{softmax}(\text{logits}_{t,b})$$
+# $$\mathcal{L} = -\frac{1}{T B} \sum_{t=1}^{T} \sum_{s=1}^{B} \ln p_{t,s}[y_{t,s}],
+#   \qquad p_{t,s} = \operatorname{softmax}(\text{logits}_{t,s})$$
+#
+# where $s$ numbers the $B$ streams and $y_{t,s}$ is the id of the character that follows.
 #
 # We take the training recipe's model (`lc.Config()`: two layers of $H = 512$), untrained,
 # and a window of the validation text.
@@ -581,11 +591,11 @@ cfg = lc.Config()
 params_big = lc.init_params(V, cfg.hidden_size, cfg.num_layers, seed=0, dtype="float64")
 B_v, T_v = 16, cfg.seq_len
 x_v, y_v = lc.get_window(lc.make_streams(val_ids, B_v), 0, T_v)
-logits_v, _, _ = lc.forward(params_big, x_v)
+logits_v, _, cache_v = lc.forward(params_big, x_v)
 assert logits_v.shape == (T_v, B_v, V)
 
 p_v = lc.softmax(logits_v)
-p_target = np.take_along_axis(p_v, y_v[..., None], axis=-1)[..., 0]  # p_{t,b}[y_{t,b}]
+p_target = np.take_along_axis(p_v, y_v[..., None], axis=-1)[..., 0]  # p_{t,s}[y_{t,s}]
 assert p_target.shape == (T_v, B_v)
 loss_hand = -np.mean(np.log(p_target))
 loss, _ = lc.cross_entropy(logits_v, y_v)
@@ -596,13 +606,25 @@ print(f"                {lc.bits_per_char(loss):.3f} bits/char, perplexity "
       f"{lc.perplexity(loss):.1f} (V = {V})")
 
 # %% [markdown]
-# The two agree to three decimals because the untrained logits are all close to zero. Each
-# logit is a sum of $H$ terms $h_k W_y[k, j]$ with $|h_k| < 1$ and $W_y[k, j]$ small and
-# of random sign, so they nearly cancel. With all logits near 0, every $e^{l_k}$ is near 1
-# and the softmax is near uniform, $p_k \approx 1/V$, so each term of the loss is near
-# $-\ln(1/V) = \ln V$:
+# The two agree to three decimals because the untrained logits are all close to zero, and
+# they are close to zero because $h_t$ is tiny. Every weight starts within
+# $\pm 1/\sqrt{H} = \pm 0.044$, so the gates' pre-activations are small, the candidate $g_t$
+# is small, and so are $c_t$ and $h_t = o_t \odot \tanh(c_t)$: of the order of $10^{-2}$,
+# far from the bound $|h_t| < 1$. Each logit is a sum of $H$ terms $h_k W_y[k, j]$, and a sum
+# of $H$ small terms of random sign has a standard deviation of about
+# $\sqrt{H}\,\mathrm{std}(h)\,\mathrm{std}(W_y)$. With all logits near 0, every $e^{l_k}$
+# is near 1 and the softmax is near uniform, $p_k \approx 1/V$, so each term of the loss is
+# near $-\ln(1/V) = \ln V$:
 
 # %%
+_, top_layer, _ = cache_v[1][-1]  # the top layer's (input, cache, dropout mask)
+g_top, h_top = top_layer[0][..., 2 * cfg.hidden_size : 3 * cfg.hidden_size], top_layer[3][1:]
+print(f"top layer: g_t std {g_top.std():.4f}; h_t std {h_top.std():.4f}, largest |h_t| "
+      f"{np.abs(h_top).max():.3f}")
+print(f"W_y: std {params_big['W_y'].std():.4f}, largest |entry| "
+      f"{np.abs(params_big['W_y']).max():.4f} (1/sqrt(H) = {1 / np.sqrt(cfg.hidden_size):.4f})")
+print(f"sqrt(H) std(h) std(W_y) = "
+      f"{np.sqrt(cfg.hidden_size) * h_top.std() * params_big['W_y'].std():.4f}")
 print(f"logits: std {logits_v.std():.4f}, largest |logit| {np.abs(logits_v).max():.3f}")
 print(f"V * p ranges over [{V * p_v.min():.3f}, {V * p_v.max():.3f}] (1 would be uniform)")
 
@@ -616,7 +638,7 @@ print(f"V * p ranges over [{V * p_v.min():.3f}, {V * p_v.max():.3f}] (1 would be
 # ## Summary
 #
 # - One LSTM step: $i_t, f_t, o_t = \sigma(\cdot)$ and $g_t = \tanh(\cdot)$ of
-#   $x_t W_x + h_{t-1} W_h + b$; then $c_t = f_t \odot c_{t-1} + i_t \odot g_t$,
+#   $e_{x_t} W_x + h_{t-1} W_h + b$; then $c_t = f_t \odot c_{t-1} + i_t \odot g_t$,
 #   $h_t = o_t \odot \tanh(c_t)$ and $\text{logits}_t = h_t W_y + b_y$. The gate order
 #   i, f, g, o is PyTorch's.
 # - A window is $T$ such steps, the state $(h, c)$ passed from each to the next; our loop
@@ -663,5 +685,5 @@ print(f"V * p ranges over [{V * p_v.min():.3f}, {V * p_v.max():.3f}] (1 would be
 #   section 4.1, "Overflow and Underflow" (2016): the stable softmax.
 #
 # ← Previous: [01 · Data preparation](01_data_preparation.ipynb) ·
-# [Contents](../README.md#the-notebooks) ·
+# [Contents](00_contents.ipynb) ·
 # Next: [03 · Backpropagation through time](03_backprop_through_time.ipynb) →

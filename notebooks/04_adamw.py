@@ -17,7 +17,7 @@
 # # 04 · AdamW
 #
 # ← Previous: [03 · Backpropagation through time](03_backprop_through_time.ipynb) ·
-# [Contents](../README.md#the-notebooks) ·
+# [Contents](00_contents.ipynb) ·
 # Next: [05 · Training and sampling](05_training.ipynb) →
 
 # %% [markdown]
@@ -66,12 +66,12 @@ np.set_printoptions(precision=4, suppress=True)
 # A toy problem to run them on: two weights in one tensor `W`, and a quadratic loss that is
 # 100 times steeper along $W_2$ than along $W_1$,
 #
-# $$L(W) = \tfrac12 \sum_k a_k (W_k - c_k)^2, \qquad g_k = a_k (W_k - c_k),
+# $$\mathcal{L}(W) = \tfrac12 \sum_k a_k (W_k - c_k)^2, \qquad g_k = a_k (W_k - c_k),
 # \qquad a = (1, 100),\; c = (1, 1).$$
 
 # %%
 a = np.array([1.0, 100.0])  # curvature along each axis: condition number 100
-c = np.array([1.0, 1.0])  # the minimum, where L = 0
+c = np.array([1.0, 1.0])  # the minimum, where the loss is 0
 W_start = np.array([-4.0, 1.5])
 
 
@@ -84,7 +84,7 @@ def toy_grads(params):
 
 
 params = {"W": W_start.copy()}
-print(f"L at the start: {toy_loss(params):.2f}, gradient: {toy_grads(params)['W']}")
+print(f"loss at the start: {toy_loss(params):.2f}, gradient: {toy_grads(params)['W']}")
 
 # %% [markdown]
 # ## SGD
@@ -173,6 +173,15 @@ def adam(params, grads, m, v, t, lr, beta1=0.9, beta2=0.99, eps=1e-8):
 #
 # $$p \leftarrow (1 - \eta\lambda)\, p \quad \text{(weight matrices only)}, \qquad
 # \text{then the Adam step above.}$$
+#
+# This is the form of PyTorch's `torch.optim.AdamW`, and of `lc.AdamW`: the decay is
+# multiplied by the learning rate $\eta$, so it follows the learning-rate schedule and a
+# given $\lambda$ decays less at a smaller $\eta$. The paper's Algorithm 2 writes
+# $p \leftarrow p - s_t(\alpha\, \hat m / (\sqrt{\hat v} + \varepsilon) + \lambda p)$, with
+# $\alpha$ the learning rate and $s_t$ the schedule's multiplier: there $\lambda$ is the
+# fraction removed per step at full schedule, whatever $\alpha$ is. The two agree when the
+# paper's $\lambda$ equals PyTorch's $\eta\lambda$: with the module's defaults, that is the
+# $\eta\lambda = 3 \cdot 10^{-5}$ per step printed in the check below.
 
 
 # %%
@@ -187,8 +196,11 @@ print({name: lc.is_decayed(name) for name in ["W_x0", "W_h0", "b0", "W_y", "b_y"
 
 # %% [markdown]
 # Each function loops over the names of the dict, so no tensor can be left out. (The
-# notebook we replace wrote one block of code per tensor, and the output gate's weights
-# $W_o$, $b_o$ had no block: they kept their initial values for the whole training run.)
+# Kaggle notebook
+# [*LSTM from scratch*](https://www.kaggle.com/code/fareselmenshawii/lstm-from-scratch)
+# by fareselmenshawii, which this series replaces and which we call "the original" below,
+# wrote one block of update code per tensor; the output gate's weights $W_o$, $b_o$ had no
+# block, so they kept their initial values for the whole training run.)
 #
 # ### Check: our `adamw` against `lc.AdamW`
 #
@@ -290,8 +302,8 @@ for label, (losses, path) in toy_runs.items():
     ax_path.plot(path[:, 0], path[:, 1], lw=1, label=label)
     ax_loss.semilogy(losses, lw=1.2, label=label)
 ax_path.plot(*c, "k*", ms=9)
-ax_path.set(title="Paths on the contours of L", xlabel="$W_1$", ylabel="$W_2$")
-ax_loss.set(title="Loss", xlabel="step", ylabel="L (log scale)", ylim=(1e-8, 100))
+ax_path.set(title=r"Paths on the contours of $\mathcal{L}$", xlabel="$W_1$", ylabel="$W_2$")
+ax_loss.set(title="Loss", xlabel="step", ylabel=r"$\mathcal{L}$ (log scale)", ylim=(1e-8, 100))
 ax_loss.legend(fontsize=8)
 plt.show()
 
@@ -301,17 +313,44 @@ plt.show()
 # steps it is still 0.1 short of $c_1$. Momentum gathers speed along the shallow axis, where
 # the gradients keep their sign. Adam divides each axis's step by that axis's gradient scale,
 # so both axes move at about $\eta$ per step from the start, whatever their curvature. Both
-# reach $L < 10^{-7}$. AdamW ends a little short of $c$: the decay pulls $W$ towards 0, the
-# gradient pulls it towards $c$, and it stops where the two balance. Weight decay is a
-# regulariser; it does not lower the training loss.
+# reach $\mathcal{L} < 10^{-7}$.
+#
+# AdamW is still short of $c$ at step 200 ($W_1 = 0.96$), but that is not where it stops.
+# Adam divides the gradient by $\sqrt{\hat v}$, and $\hat v$ still remembers the large
+# gradients of the first steps, so near $c$ the gradient's step is much smaller than
+# $\eta$, and the decay, $\eta\lambda W = 0.005$ per step, holds $W$ back. As $\hat v$ forgets
+# them ($\beta_2 = 0.99$: over some hundreds of steps), the step regains a size of about
+# $\eta$ whatever the gradient, which the decay cannot balance. So AdamW reaches $c$ after
+# all, and then oscillates around it, as Adam does too once its $\hat v$ has decayed. Run
+# longer:
+
+# %%
+long_runs = {label: run_toy(toy_updates[label], steps=5000)
+             for label in ("Adam, lr 0.1", "AdamW, lr 0.1")}
+print(f"{'':14s} {'W_1 at step':^28s}  {'last 1000 of 5000 steps':^40s}")
+print(f"{'optimiser':14s} " + " ".join(f"{s:>8d}" for s in (200, 500, 1000))
+      + f"  {'mean W':>16s}  {'W_1 from..to':>13s}  {'W_2 from..to':>13s}")
+for label, (_, path) in long_runs.items():
+    last = path[-1000:]
+    lo, hi, mean = last.min(axis=0), last.max(axis=0), last.mean(axis=0)
+    print(f"{label:14s} " + " ".join(f"{path[s, 0]:8.4f}" for s in (200, 500, 1000))
+          + f"  ({mean[0]:.4f}, {mean[1]:.4f})  {lo[0]:.3f}..{hi[0]:.3f}  "
+          f"{lo[1]:.3f}..{hi[1]:.3f}")
+
+# %% [markdown]
+# Over the last 1000 of 5000 steps both are at $c = (1, 1)$ on average, but neither settles:
+# Adam's normalised step keeps moving some weights by up to about 0.01 around $c$ ($W_2$ for
+# Adam, both for AdamW). A smaller $\eta$ at the end, as the schedule of the last
+# section gives, is what lets the weights settle. Weight decay is a regulariser; it does
+# not lower the training loss, and here it only slows the approach to $c$.
 #
 # ## Bias correction in the first steps
 #
 # Feed Adam a constant gradient $g$. Then $m_t = (1-\beta_1^t)\, g$ and
 # $v_t = (1-\beta_2^t)\, g^2$ exactly, so $\hat m = g$, $\hat v = g^2$, and every step has
 # the size $\eta$: with correct bias correction, $|\Delta p| / \eta = 1$ from the very first
-# step. Without correction, or with the notebook we replace, which divides by $1-\beta$
-# instead of $1-\beta^t$, the step size changes over time. We use that notebook's
+# step. Without correction, or with the original's formula, which divides by $1-\beta$
+# instead of $1-\beta^t$, the step size changes over time. We use the original's
 # $\beta_1 = 0.9$, $\beta_2 = 0.999$ and $\varepsilon = 0$ here, and compute $|\Delta p|/\eta$
 # for the three denominators:
 #
@@ -574,11 +613,19 @@ for label, (losses, params) in lstm_runs.items():
     assert losses.shape == (steps,)
     val = lc.evaluate(params, val_ids, B, T)
     print(f"{label:16s} {losses[-20:].mean():21.3f} {val:11.3f}")
+adam_gap = np.abs(lstm_runs["Adam, lr 0.03"][0] - lstm_runs["AdamW, lr 0.03"][0])
+print(f"Adam and AdamW: training losses at most {adam_gap.max():.3f} apart at any step")
+print(f"decay alone over {steps} steps: (1 - lr * wd)^{steps} = "
+      f"{(1 - 0.03 * cfg.weight_decay) ** steps:.3f}")
 
 # %%
 fig, ax = plt.subplots()
-for (label, (losses, _)), ls in zip(lstm_runs.items(), ["-", "-", "-", "--"]):
-    ax.plot(np.arange(1, steps + 1), losses, lw=1, ls=ls, label=label)
+styles = {"SGD, lr 10": ("C0", "-", 1), "momentum, lr 3": ("C1", "-", 1),
+          "Adam, lr 0.03": ("C2", "-", 4), "AdamW, lr 0.03": ("black", "--", 1)}
+for label, (losses, _) in lstm_runs.items():
+    color, ls, lw = styles[label]  # Adam wide, AdamW thin on top: they nearly coincide
+    ax.plot(np.arange(1, steps + 1), losses, color=color, ls=ls, lw=lw, label=label,
+            alpha=0.5 if lw > 1 else 1)
 ax.axhline(np.log(V), color="0.5", ls=":", lw=1)
 ax.text(steps, np.log(V) + 0.05, "ln V: the uniform guess", ha="right", va="bottom", fontsize=8)
 ax.set(title=f"One-layer LSTM, H = {H}, B = {B}, T = {T}, float64", xlabel="step",
@@ -588,12 +635,12 @@ plt.show()
 
 # %% [markdown]
 # The order is the toy problem's: Adam well ahead of momentum, momentum ahead of SGD. The
-# LSTM's tensors have gradients of very different scales (compare `W_y` with the rarely
-# used rows of the embedding `W_x0`), and Adam's per-weight scaling gives each a sensible
-# step. Adam and AdamW end within 0.01 nats/char of each other: at
-# $\eta\lambda = 3\cdot10^{-4}$ per step, 150 steps of decay alone would shrink the weights
-# by 4 % ($0.9997^{150} = 0.956$). Decay is a regulariser; its effect shows over long runs,
-# as a smaller gap between training and validation loss, not in the first few hundred steps.
+# LSTM's tensors have gradients of very different scales, and Adam's per-weight scaling
+# gives each a sensible step. Adam and AdamW end within 0.01 nats/char of each other, and
+# their curves lie on top of each other in the plot (AdamW is the thin dashed line on
+# Adam's wide one): at $\eta\lambda = 3\cdot10^{-4}$ per step, 150 steps of decay alone
+# shrink the weights by only 4 %. Whether decay helps this model in a long run is a
+# question these 150 steps cannot answer, and this notebook does not measure it.
 #
 # ## The learning-rate schedule
 #
@@ -654,7 +701,7 @@ plt.show()
 #    $(1-\beta_1)/\sqrt{1-\beta_2}$ times $\eta$. For which $(\beta_1, \beta_2)$ is it above 1?
 #    Show that the original's formula equals no correction exactly when
 #    $\sqrt{1-\beta_2} = 1-\beta_1$.
-# 4. **Decaying the biases.** Copy `adamw`, decay every tensor (as the notebook we replace
+# 4. **Decaying the biases.** Copy `adamw`, decay every tensor (as the original notebook
 #    did), and train the LSTM for 150 steps with $\lambda = 1$. Plot the mean forget-gate bias
 #    `b0[H:2*H]` against the step for both versions. What does the decay do to the cell's
 #    memory at the start of training?
@@ -677,5 +724,5 @@ plt.show()
 #   Restarts](https://arxiv.org/abs/1608.03983), ICLR 2017. The cosine schedule.
 #
 # ← Previous: [03 · Backpropagation through time](03_backprop_through_time.ipynb) ·
-# [Contents](../README.md#the-notebooks) ·
+# [Contents](00_contents.ipynb) ·
 # Next: [05 · Training and sampling](05_training.ipynb) →
