@@ -53,6 +53,22 @@ def test_the_lab_starts_as_root_without_news_or_update_checks():
     assert config.LabApp.check_for_updates_class == "jupyterlab.NeverCheckForUpdate"
 
 
+def test_the_news_pop_up_plugin_is_disabled(monkeypatch):
+    # `make lab` sets JUPYTER_CONFIG_DIR to notebooks/.jupyter; JupyterLab reads its labconfig
+    from jupyterlab_server.config import get_page_config
+
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(CONFIG_DIR))
+    disabled = get_page_config([], None).get("disabledExtensions", [])
+    assert "@jupyterlab/apputils-extension:announcements" in disabled
+
+
+def test_the_makefile_starts_the_lab_with_this_config():
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\nlab:", 1)[1].split("\n\n", 1)[0]
+    assert "JUPYTER_CONFIG_DIR=$(CURDIR)/notebooks/.jupyter" in recipe
+    assert "jupyter lab" in recipe
+
+
 def test_the_contents_manager_is_jupytexts_so_the_extension_keeps_it():
     # jupytext's server extension leaves a contents manager with `formats` as it is
     cm = contents_manager()

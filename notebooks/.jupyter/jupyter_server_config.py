@@ -92,5 +92,7 @@ c.ContentsManager.hide_globs = [
     "conftest.py", "make_exercises.py",  # test and build tooling, not lessons
 ]
 c.LabApp.default_url = "/lab/tree/00_contents.ipynb"
-c.LabApp.news_url = None  # no news feed, so no "receive official Jupyter news?" pop-up
+c.LabApp.news_url = None  # no news feed is fetched, and no update check is made; the
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+# "get notified about official Jupyter news?" pop-up is the announcements plugin, which
+# labconfig/page_config.json (next to this file) disables.
