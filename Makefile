@@ -85,8 +85,8 @@ sample: venv corpus
 	$(PY) -m lstm_core sample
 
 bench: venv
-	@$(PY) -c "import torch" 2>/dev/null || echo "(PyTorch is not installed: its column stays empty. Install it with: $(PY) -m pip install $(TORCH))"
-	$(PY) -m lstm_core bench
+	@$(PY) -c "import torch" 2>/dev/null || echo "(PyTorch is not installed: its rows stay out. Install it with: $(PY) -m pip install $(TORCH))"
+	$(PY) bench/harness.py
 
 lint: venv
 	$(VENV)/bin/ruff check lstm_core.py data bench tests notebooks/*.py

@@ -20,8 +20,8 @@ import subprocess
 import sys
 import time
 
-from lstm_core import BENCH_CONFIGS as CONFIGS  # (B, T, H), the shapes of `make bench`
-from lstm_core import BENCH_VOCAB as V
+from harness import BENCH_CONFIGS as CONFIGS  # (B, T, H), the shapes of `make bench`
+from harness import BENCH_VOCAB as V
 
 REPEATS = 7
 

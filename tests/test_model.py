@@ -221,16 +221,20 @@ def test_float64_and_float32_agree():
 
 
 def test_a_training_step_needs_less_than_twice_the_memory_the_backward_pass_keeps():
-    B, T, H = lc.BENCH_CONFIGS[-1]
-    mem = lc.step_memory(B, T, H)
+    from bench.harness import BENCH_CONFIGS, step_memory
+
+    B, T, H = BENCH_CONFIGS[-1]
+    mem = step_memory(B, T, H)
     assert mem["kept_bytes"] > B * T * H * 4 * 7  # gates, c, tanh c, h: 7H per position
     assert mem["ratio"] <= 2.0, mem
 
 
 def test_side_by_side_timing_runs_every_contender_in_every_round():
+    from bench.harness import time_side_by_side
+
     calls = []
-    speeds = lc.time_side_by_side({"a": (lambda: calls.append("a"), 10),
-                                   "b": (lambda: calls.append("b"), 20)}, repeats=3,
-                                  min_seconds=0)
+    speeds = time_side_by_side({"a": (lambda: calls.append("a"), 10),
+                                "b": (lambda: calls.append("b"), 20)}, repeats=3,
+                               min_seconds=0)
     assert calls == ["a", "b"] + ["a", "b"] * 3  # a warm-up, then interleaved rounds
     assert all(len(v) == 3 and min(v) > 0 for v in speeds.values())
