@@ -373,6 +373,8 @@ EXISTING = {
                                           "--out", c.new, "--metrics-json", e],
     "resume --metrics-json": lambda c, e: ["train", "--data", c.corpus, "--resume", c.ck,
                                            "--max-steps", 12, "--metrics-json", e],
+    "resume --out": lambda c, e: ["train", "--data", c.corpus, "--resume", c.ck,
+                                  "--max-steps", 12, "--out", e],
     "release --out": lambda c, e: ["release", "--checkpoint", c.ck, "--out", e],
 }
 
@@ -447,6 +449,35 @@ def test_a_killed_training_does_not_lock_its_checkpoint_forever(case):
     # What SIGKILL left (a lock, a temporary file) may stay or go; nothing new is left.
     after = snapshot(case.tmp)
     assert set(after) <= set(before) | {"run.npz"}
+
+
+OTHER_WRITERS = {
+    "release --out": lambda c, out: ["release", "--checkpoint", c.ck, "--out", out,
+                                     "--overwrite"],
+    "train --metrics-json": lambda c, out: [*TRAIN, "--data", c.corpus, "--max-steps", 2,
+                                            "--out", c.new, "--metrics-json", out,
+                                            "--overwrite"],
+}
+
+
+@PENDING  # release --out / --metrics-json over a running training's checkpoint: exit 0
+@pytest.mark.parametrize("which", list(OTHER_WRITERS))
+def test_a_running_trainings_checkpoint_is_read_but_not_written_by_others(case, which):
+    """Reading the checkpoint of a running training is fine; writing it is refused."""
+    out = case.tmp / "run.npz"
+    with spawn(*TRAIN, "--data", case.corpus, "--max-steps", 100000, "--time-budget", 30,
+               "--out", out) as first:
+        assert wait_for(out.exists)
+        reader = cli("sample", "--checkpoint", out, "--length", 20)
+        writer = cli(*OTHER_WRITERS[which](case, out))
+        alive = first.poll() is None
+        first.send_signal(signal.SIGTERM)
+        finish(first)
+    assert alive
+    assert_quiet_ok(reader)
+    assert_error(writer, "another training", str(first.pid))
+    assert not case.new.exists()
+    loadable(out)
 
 
 # ======================================================================================
@@ -598,6 +629,134 @@ def test_an_empty_path(case, which):
     r = cli(*argv(case), cwd=case.tmp)  # cwd: an empty path must not mean "here"
     assert_error(r, flag)
     assert_kept(before, case.tmp)
+
+
+def _drop_dac():
+    """In the child: drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the bounding set,
+    so that the root process exec'd next obeys permission bits like any user."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            os._exit(99)
+
+
+@pytest.fixture
+def as_nobody(case):
+    """(run, shared): run(*args) runs the CLI without root's power over permissions;
+    shared is a directory it may enter but not write, holding corpus.txt and model.npz,
+    and private.txt and private.npz that it cannot read."""
+    if os.geteuid() != 0:
+        pytest.skip("permission errors need root (to drop its capabilities)")
+    shared = case.tmp / "shared"
+    shared.mkdir()
+    for name in ("corpus.txt", "model.npz"):
+        shutil.copy(case.tmp / name, shared / name)
+    shutil.copy(case.corpus, shared / "private.txt")
+    shutil.copy(case.ck, shared / "private.npz")
+    for name, mode in (("corpus.txt", 0o444), ("model.npz", 0o444), ("private.txt", 0),
+                       ("private.npz", 0)):
+        os.chmod(shared / name, mode)
+    os.chmod(shared, 0o555)
+    if cli("--help", preexec_fn=_drop_dac).rc != 0:
+        pytest.skip("cannot drop capabilities here")
+    try:
+        yield (lambda *args: cli(*args, preexec_fn=_drop_dac)), shared
+    finally:
+        os.chmod(shared, 0o755)  # so that pytest can remove it
+
+
+NOBODY = {
+    "train --out in a directory not writable": (
+        lambda d: [*TRAIN, "--data", d / "corpus.txt", "--max-steps", 2, "--out",
+                   d / "new.npz"], "new.npz"),
+    "train --resume in place, not writable": (
+        lambda d: ["train", "--data", d / "corpus.txt", "--resume", d / "model.npz",
+                   "--max-steps", 12], "model.npz"),
+    "train --data not readable": (
+        lambda d: [*TRAIN, "--data", d / "private.txt", "--max-steps", 2, "--out",
+                   d.parent / "never.npz"], "private.txt"),
+    "sample --checkpoint not readable": (
+        lambda d: ["sample", "--checkpoint", d / "private.npz"], "private.npz"),
+    "release --out not writable": (
+        lambda d: ["release", "--checkpoint", d / "model.npz", "--out", d / "small.npz"],
+        "small.npz"),
+}
+
+
+@pytest.mark.parametrize("which", list(NOBODY))
+def test_a_permission_error(as_nobody, which):
+    run, shared = as_nobody
+    argv, name = NOBODY[which]
+    before = snapshot(shared)
+    r = run(*argv(shared))
+    line = assert_error(r, name)
+    assert "permission" in line.lower(), line
+    assert_kept(before, shared)
+    assert not (shared.parent / "never.npz").exists()
+
+
+@PENDING  # a loop as --data: a traceback (OSError ELOOP from Path.resolve in _identity)
+def test_a_symlink_loop(case):
+    loop = case.tmp / "loop"
+    loop.symlink_to(loop)
+    before = snapshot(case.tmp)
+    for argv in ([*TRAIN, "--data", loop, "--max-steps", 2, "--out", case.new],
+                 ["sample", "--checkpoint", loop],
+                 [*TRAIN, "--data", case.corpus, "--max-steps", 2, "--out", loop, "--overwrite"]):
+        assert_error(cli(*argv), "loop")
+    assert_kept(before, case.tmp)
+
+
+def test_a_path_longer_than_path_max(case):
+    deep = case.tmp.joinpath(*["x" * 200] * 21) / "m.npz"  # over 4,096 bytes
+    before = snapshot(case.tmp)
+    r = cli(*TRAIN, "--data", case.corpus, "--max-steps", 2, "--out", deep)
+    assert_error(r)
+    assert_kept(before, case.tmp)
+
+
+NEWLINE_NAMES = {
+    "missing --data": lambda c: [*TRAIN, "--data", c.tmp / "no\nsuch.txt", "--max-steps", 2,
+                                 "--out", c.new],
+    "existing --out": lambda c: [*TRAIN, "--data", c.corpus, "--max-steps", 2,
+                                 "--out", c.tmp / "my\nnotes.txt"],
+    "missing --checkpoint": lambda c: ["sample", "--checkpoint", c.tmp / "no\nsuch.npz"],
+}
+
+
+@PENDING  # the path is printed as it is: its newline splits the message in two lines
+@pytest.mark.parametrize("which", list(NEWLINE_NAMES))
+def test_a_file_name_with_a_newline_is_still_one_line(case, which):
+    (case.tmp / "my\nnotes.txt").write_text("mine")
+    before = snapshot(case.tmp)
+    r = cli(*NEWLINE_NAMES[which](case))
+    assert_error(r)
+    assert_kept(before, case.tmp)
+
+
+def test_a_huge_corpus_is_refused_not_read(case):
+    huge = case.tmp / "huge.txt"
+    with open(huge, "wb") as fh:
+        fh.truncate(8 * GiB)  # sparse: zeros, valid UTF-8, takes no disk
+    r = cli(*TRAIN, "--data", huge, "--max-steps", 2, "--out", case.new,
+            preexec_fn=_limit_memory(4 * GiB), timeout=60)
+    assert_error(r, "huge.txt")
+    assert r.seconds < 30
+    assert not case.new.exists() and temp_files(case.tmp) == []
+
+
+@pytest.mark.parametrize("flag", ["--metrics-json", "--out"])
+def test_dev_stdout_as_an_output(case, flag):
+    args = (["--out", case.new, "--metrics-json", "/dev/stdout"] if flag == "--metrics-json"
+            else ["--out", "/dev/stdout", "--overwrite"])
+    before = snapshot(case.tmp)
+    r = cli(*TRAIN, "--data", case.corpus, "--max-steps", 2, *args)
+    no_traceback(r)
+    if r.rc != 0:
+        assert_error(r, "/dev/stdout")
+    assert_kept(before, case.tmp, may_appear=["new.npz"])
 
 
 RO_OUTPUTS = {
@@ -1141,8 +1300,9 @@ def test_random_edits_of_checkpoint_arrays(base, data, capfd):
 
 
 @pytest.mark.parametrize("sig,statuses", [(signal.SIGTERM, (143, -signal.SIGTERM)),
-                                          (signal.SIGINT, (130, -signal.SIGINT))],
-                         ids=["SIGTERM", "SIGINT"])
+                                          (signal.SIGINT, (130, -signal.SIGINT)),
+                                          (signal.SIGHUP, (129, -signal.SIGHUP))],
+                         ids=["SIGTERM", "SIGINT", "SIGHUP"])
 def test_a_signal_during_training_keeps_the_last_checkpoint(case, sig, statuses):
     out = case.tmp / "run.npz"
     before = snapshot(case.tmp)
@@ -1178,6 +1338,22 @@ def test_sigterm_while_checkpoints_are_written_every_step(case, delay):
         assert wait_for(out.exists)
         time.sleep(delay)
         p.send_signal(signal.SIGTERM)
+        r = finish(p)
+    assert_one_line(r, (143, -signal.SIGTERM))
+    assert_kept(before, case.tmp, new=["run.npz"])
+    loadable(out)
+
+
+def test_two_sigterms_in_a_row(case):
+    out = case.tmp / "run.npz"
+    before = snapshot(case.tmp)
+    with spawn(*TRAIN, "--data", case.corpus, "--max-steps", 100000, "--time-budget", 30,
+               "--eval-every", 1, "--out", out) as p:
+        assert wait_for(out.exists)
+        p.send_signal(signal.SIGTERM)
+        time.sleep(0.005)
+        with contextlib.suppress(ProcessLookupError):
+            p.send_signal(signal.SIGTERM)
         r = finish(p)
     assert_one_line(r, (143, -signal.SIGTERM))
     assert_kept(before, case.tmp, new=["run.npz"])
@@ -1291,15 +1467,27 @@ def nonascii(base, tmp_path_factory):
     return ck
 
 
-@pytest.mark.parametrize("encoding", ["ascii", "latin-1", "ascii:strict"])
+ENCODINGS = {"ascii": {"PYTHONIOENCODING": "ascii"},
+             "latin-1": {"PYTHONIOENCODING": "latin-1"},
+             "ascii:strict": {"PYTHONIOENCODING": "ascii:strict"},
+             "C locale": {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0",
+                          "PYTHONCOERCECLOCALE": "0"}}
+
+
+@pytest.mark.parametrize("encoding", list(ENCODINGS))
 def test_an_encoding_that_cannot_show_the_text_replaces_it(nonascii, encoding):
-    r = cli("sample", "--checkpoint", nonascii, "--prime", "\u4e2d\u6587", "--length", 200,
-            "--temperature", 2, env={"PYTHONIOENCODING": encoding})
+    # In the C locale argv itself cannot carry the prime: start from the default one.
+    prime = [] if encoding == "C locale" else ["--prime", "\u4e2d\u6587"]
+    r = cli("sample", "--checkpoint", nonascii, *prime, "--length", 2000, "--temperature", 2,
+            env=ENCODINGS[encoding])
     no_traceback(r)
     assert r.rc == 0 and r.err_b == b"", r.err
     assert "\u4e2d".encode() not in r.out_b
-    assert r.out_b[:1] in (b"?", b"\\"), r.out_b[:20]
-    if encoding.startswith("ascii"):
+    if prime:
+        assert r.out_b[:1] in (b"?", b"\\"), r.out_b[:20]
+    else:
+        assert b"?" in r.out_b or b"\\" in r.out_b
+    if encoding != "latin-1":
         assert max(r.out_b) < 128
 
 
