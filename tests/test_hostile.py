@@ -759,6 +759,20 @@ def test_dev_stdout_as_an_output(case, flag):
     assert_kept(before, case.tmp, may_appear=["new.npz"])
 
 
+@PENDING  # "error: a file: No such file or directory": neither the path nor the flag
+def test_a_relative_out_in_a_deleted_working_directory(case):
+    gone = case.tmp / "gone"
+    gone.mkdir()
+    before = {k: v for k, v in snapshot(case.tmp).items() if k != "gone"}
+    argv = " ".join([f'"{PY}"', "-m", "lstm_core", *map(str, TRAIN), "--data",
+                     f'"{case.corpus}"', "--max-steps", "2", "--out", "m.npz"])
+    done = subprocess.run(["sh", "-c", f'cd "{gone}" && rmdir "{gone}" && exec {argv}'],
+                          env=ENV, capture_output=True, text=True, timeout=60)
+    r = SimpleNamespace(rc=done.returncode, out=done.stdout, err=done.stderr)
+    assert_error(r, "m.npz")
+    assert_kept(before, case.tmp)
+
+
 RO_OUTPUTS = {
     "train --out": lambda c, ro: [*TRAIN, "--data", c.corpus, "--max-steps", 2,
                                   "--out", ro / "new.npz"],
@@ -1032,6 +1046,15 @@ def test_what_cannot_fit_is_refused_with_the_estimate(case, which):
     assert_kept(before, case.tmp)
 
 
+def test_a_memory_limit_below_the_estimate_is_one_line(case):
+    """ulimit -v of 2 GiB: H = 8192 fits the machine, not the limit."""
+    before = snapshot(case.tmp)
+    r = cli(*TRAIN, "--data", case.corpus, "--max-steps", 1, "--out", case.new,
+            "--hidden-size", 8192, preexec_fn=_limit_memory(2 * GiB), timeout=60)
+    assert_error(r, "memory")
+    assert_kept(before, case.tmp)
+
+
 def test_a_vocabulary_over_1000_symbols_warns_and_trains(case):
     rng = np.random.default_rng(0)
     symbols = [chr(0x4E00 + k) for k in range(1200)]
@@ -1133,6 +1156,43 @@ def test_a_pickled_array_in_a_checkpoint_is_one_line(case):
     r = cli("sample", "--checkpoint", bad, "--length", 5)
     line = assert_error(r)
     assert "not a valid checkpoint" in line or "not a readable" in line, line
+    assert_kept(before, case.tmp)
+
+
+META_BLOBS = {
+    "not UTF-8": np.frombuffer(b"\xff\xfe{}", np.uint8),
+    "a JSON list": np.frombuffer(b"[]", np.uint8),
+    "nested 100,000 deep": np.frombuffer(b"[" * 100_000 + b"]" * 100_000, np.uint8),
+    "floats": np.zeros(8),
+    "2-D": np.zeros((2, 2), np.uint8),
+    "missing": None,
+}
+
+
+@pytest.mark.parametrize("which", list(META_BLOBS))
+def test_a_broken_meta_array_is_one_line(case, which):
+    bad = case.tmp / "bad.npz"
+    _, arrays = read_ckpt(case.ck)
+    if META_BLOBS[which] is not None:
+        arrays["meta"] = META_BLOBS[which]
+    with open(bad, "wb") as fh:
+        np.savez(fh, **arrays)
+    before = snapshot(case.tmp)
+    line = assert_error(cli("sample", "--checkpoint", bad, "--length", 5), "bad.npz")
+    assert any(p in line for p in ("not a valid checkpoint", "not a readable",
+                                   "not an lstm_core checkpoint")), line
+    assert_kept(before, case.tmp)
+
+
+@pytest.mark.parametrize("extra", ["junk", "param/W_x9", "adam_m/junk"])
+def test_an_unknown_array_is_ignored_or_refused(case, extra):
+    bad = case.tmp / "extra.npz"
+    _edit(case.ck, bad, lambda m, a: a.__setitem__(extra, np.zeros((300, 300), np.float32)))
+    before = snapshot(case.tmp)
+    r = cli("sample", "--checkpoint", bad, "--length", 5)
+    no_traceback(r)
+    if r.rc != 0:
+        assert_error(r, "not a valid checkpoint")
     assert_kept(before, case.tmp)
 
 
