@@ -7,7 +7,11 @@ of every file that was in the case's directory before it ran. The hypothesis cas
 `lstm_core.main` in-process, where the behaviour is the function's (range checks,
 checkpoint validation), so that hundreds of random values stay within a few seconds.
 
-The tmpfs cases (full and read-only file systems) need root; they skip otherwise.
+Root is needed (the cases skip otherwise, saying why) for the tmpfs cases (full and
+read-only file systems, mounted under the case's directory and unmounted in a finalizer),
+the permission cases (the CLI runs as root without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH)
+and the device-node case. Cases marked PENDING are rules the implementation does not keep
+yet (strict xfail: a fixed case fails until its marker goes).
 """
 
 from __future__ import annotations
@@ -211,7 +215,9 @@ def write_ckpt(path, meta, arrays):
 
 
 def temp_files(directory):
-    return [p.name for p in Path(directory).iterdir() if p.name.endswith(".tmp")]
+    """Temporary and lock files in a directory (`.lstm_core.*.tmp`, any *.tmp or *.lock)."""
+    return [p.name for p in Path(directory).iterdir()
+            if TEMP_NAME.match(p.name) or p.name.endswith((".tmp", ".lock"))]
 
 
 # --------------------------------------------------------------------------------------
@@ -740,8 +746,11 @@ def test_a_huge_corpus_is_refused_not_read(case):
     huge = case.tmp / "huge.txt"
     with open(huge, "wb") as fh:
         fh.truncate(8 * GiB)  # sparse: zeros, valid UTF-8, takes no disk
-    r = cli(*TRAIN, "--data", huge, "--max-steps", 2, "--out", case.new,
-            preexec_fn=_limit_memory(4 * GiB), timeout=60)
+    try:
+        r = cli(*TRAIN, "--data", huge, "--max-steps", 2, "--out", case.new,
+                preexec_fn=_limit_memory(4 * GiB), timeout=60)
+    finally:
+        huge.unlink()
     assert_error(r, "huge.txt")
     assert r.seconds < 30
     assert not case.new.exists() and temp_files(case.tmp) == []
