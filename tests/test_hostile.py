@@ -132,6 +132,15 @@ def wait_for(predicate, timeout=20.0):
     return False
 
 
+def cpu_seconds(pid) -> float:
+    """CPU time a running process has used (user + system), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def snapshot(root) -> dict:
     """relative path -> sha256 (files), 'dir', 'link:TARGET' or 'special:MODE', for
     everything under root (symlinks not followed)."""
@@ -837,6 +846,17 @@ def test_a_full_file_system(case, tmpfs, which):
     loadable(full / "model.npz", step=10)
 
 
+def test_a_file_system_that_fills_up_during_training(case, tmpfs):
+    """Room for one checkpoint and a half: the first save fits, the second cannot."""
+    size = case.ck.stat().st_size
+    full = tmpfs.mount(f"{size * 3 // 2 // 4096 * 4096 + 4096}")
+    before = snapshot(case.tmp)
+    r = cli(*TRAIN, "--data", case.corpus, "--max-steps", 30, "--out", full / "run.npz")
+    assert_error(r, str(full))
+    assert_kept(before, case.tmp, new=["mnt0/run.npz"])
+    assert loadable(full / "run.npz")["step"] == 5  # the last good checkpoint
+
+
 # ======================================================================================
 # Rule 3: every flag is range-checked before any work, NaN and infinity included
 # ======================================================================================
@@ -1435,6 +1455,29 @@ def test_two_sigterms_in_a_row(case):
 def test_a_signal_stops_a_long_sample_cleanly(base, sig, statuses):
     with spawn("sample", "--checkpoint", base.ck, "--length", 10**9) as p:
         assert len(read_bytes(p.stdout, 50, timeout=10)) == 50
+        p.send_signal(sig)
+        r = finish(p)
+    assert_one_line(r, statuses)
+
+
+def test_sigterm_while_stdout_is_blocked(base):
+    """Nobody reads the pipe: sampling blocks in a write, and SIGTERM still ends it."""
+    with spawn("sample", "--checkpoint", base.ck, "--length", 10**9) as p:
+        assert len(read_bytes(p.stdout, 1, timeout=10)) == 1
+        time.sleep(1.0)  # the pipe's 64 kB fill up
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=20)
+        err = p.stderr.read().decode()
+    assert_one_line(SimpleNamespace(rc=rc, err=err, out=""), (143, -signal.SIGTERM))
+
+
+@pytest.mark.parametrize("sig,statuses", [(signal.SIGTERM, (143, -signal.SIGTERM)),
+                                          (signal.SIGINT, (130, -signal.SIGINT))],
+                         ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_a_gradient_check(sig, statuses):
+    with spawn("gradcheck", "--layers", 8) as p:
+        # past start-up (about 0.2 s of CPU), well before the end (about 2 s)
+        assert wait_for(lambda: cpu_seconds(p.pid) >= 0.6, timeout=30)
         p.send_signal(sig)
         r = finish(p)
     assert_one_line(r, statuses)
