@@ -1,8 +1,8 @@
 """A character-level LSTM language model in NumPy, read top to bottom like a chapter.
 
-    data -> parameters -> forward -> loss -> backward -> clipping -> AdamW -> training loop
-         -> sampling -> baselines -> files and checkpoints -> export for torch
-         -> gradient check -> benchmark -> CLI
+    data -> parameters -> forward -> loss -> backward -> clipping -> AdamW -> BLAS threads
+         -> training loop -> sampling -> baselines -> files and checkpoints
+         -> export for torch -> gradient check -> CLI   (the benchmark: bench/harness.py)
 
 The symbols are the notebooks' symbols. For one layer and one time step t, with the input
 x_t, the previous hidden state h_{t-1} and cell state c_{t-1}:
@@ -145,6 +145,7 @@ class Config:
     eval_chars: int = 100_000  # validation characters per estimate (the last is full)
     seed: int = 0
     dtype: str = "float32"  # float32 to train, float64 for gradient checks
+    threads: int | None = None  # BLAS threads; None: the faster of 1 and all (BlasThreads)
 
     def validate(self) -> None:
         """Every field in its range (NaN and infinity fail every check), or LSTMError."""
@@ -153,6 +154,8 @@ class Config:
             check_int(_flag(name), getattr(self, name), 1)
         check_int("--warmup-steps", self.warmup_steps, 0)
         check_int("--seed", self.seed, 0)
+        if self.threads is not None:
+            check_int("--threads", self.threads, 1)
         if self.max_steps is not None:
             check_int("--max-steps", self.max_steps, 1)
         check_float("--lr", self.lr, "> 0")
@@ -207,7 +210,7 @@ def load_corpus(path: str | Path | None = None) -> str:
             if done.returncode != 0 or not path.exists():
                 why = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
                 raise LSTMError(f"could not build the default corpus: {why[0]}")
-    path = _input_file(path, "data file")
+    path = _input_file(path, "data file", "--data")
     check_memory(path.stat().st_size * CORPUS_BYTES_PER_CHAR, f"the corpus {path}")
     try:
         raw = path.read_bytes()
@@ -222,19 +225,20 @@ def load_corpus(path: str | Path | None = None) -> str:
     return text
 
 
-def _input_file(path, what: str) -> Path:
-    """path as a Path, if it names a readable regular file; otherwise LSTMError."""
+def _input_file(path, what: str, flag: str) -> Path:
+    """path as a Path, if it names a readable regular file; otherwise LSTMError naming
+    `flag`, the option it came from."""
     if str(path) == "":
-        raise LSTMError(f"the {what} path is empty")
+        raise LSTMError(f"{flag} must name a file, got ''")
     path = Path(path)
     if path.is_dir():
-        raise LSTMError(f"{what} {path} is a directory, not a file")
+        raise LSTMError(f"{flag} {path} is a directory, not a {what}")
     if not path.exists():
-        raise LSTMError(f"{what} not found: {path}")
+        raise LSTMError(f"{what} not found: {path} ({flag})")
     if not path.is_file():
-        raise LSTMError(f"{what} {path} is not a regular file")
+        raise LSTMError(f"{flag} {path} is not a regular file")
     if not os.access(path, os.R_OK):
-        raise LSTMError(f"cannot read {path}: permission denied")
+        raise LSTMError(f"{flag} {path}: permission denied")
     return path
 
 
@@ -757,6 +761,196 @@ def lr_at(cfg: Config, step: int, progress: float) -> float:
 
 
 # --------------------------------------------------------------------------------------
+# BLAS threads: chosen by measurement
+# --------------------------------------------------------------------------------------
+#
+# NumPy's matrix products run on OpenBLAS's threads, one per core. On an idle machine all
+# of them together are fastest. When another program keeps a core busy, they wait for each
+# other at every small product, and one thread can be several times faster. Which count
+# wins depends on the load, and the load changes during a run; so the training loop times
+# its own steps with one thread and with all, keeps the faster, and checks again after each
+# evaluation. threadpoolctl sets the count at run time (NumPy cannot, once it is running);
+# without it the count stays as it is.
+
+THREAD_CHECK_BUDGET = 0.03  # trying the slower count costs at most this share of the time
+_said_cannot_adapt = False  # the note that the count cannot adapt is printed once
+_all_threads = {}  # "all": the count the BLAS libraries had when first asked, per process
+
+
+def _blas_libraries():
+    """threadpoolctl's handle on the BLAS libraries NumPy uses, or None without it."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    blas = ThreadpoolController().select(user_api="blas")
+    return blas if blas.lib_controllers else None
+
+
+class BlasThreads:
+    """The number of BLAS threads, chosen by timing the training steps themselves.
+
+        threads = BlasThreads(every=cfg.eval_every)
+        loss, norm, state = threads(train_step, params, opt, x, y, state, ...)
+
+    runs train_step as it is, on the thread count that is fastest now. The timed calls are
+    real training steps, so choosing costs only the extra time of the slower count on the
+    few calls that try it:
+    - at the start: one call with 1 thread, untimed (a fresh process maps its arrays then,
+      and on a busy machine 1 thread is the cheap guess); then one call with 1 thread and
+      one with all; unless one was twice as fast, one more each, all then 1. The faster
+      count, in total time, is kept;
+    - after every `every` calls (or at `recheck()`), one call tries the other count
+      against the median of the last 4 calls, and a second call confirms a switch. Such a
+      check waits while it would bring the extra time spent trying above
+      THREAD_CHECK_BUDGET of the total (judged by the other count's last measurement);
+    - with all threads, as soon as the last 4 calls run 1.25x slower than 1 thread did
+      (a core got busy), the next call tries 1 thread.
+    The count stays set between calls, so evaluation and sampling use it too; `restore()`
+    sets back the count found when the chooser was made. "All" is the count the BLAS had
+    when the process first made a chooser (a chooser that chose 1 does not shrink it for
+    the next). The count changes results in their last bits only (bench/README.md); a
+    fixed count gives the same results on every run.
+
+    threads: a fixed count (nothing is measured); None: OPENBLAS_NUM_THREADS when it is
+    set, else measure. Attributes: `threads`, the count chosen; `source`, why
+    ("measured", "--threads", "OPENBLAS_NUM_THREADS", "threadpoolctl missing", "one
+    core"); `seconds`, the seconds per call last measured with each count.
+    """
+
+    def __init__(self, threads: int | None = None, *, every: int | None = None):
+        global _said_cannot_adapt
+        self.every = every
+        self.blas = _blas_libraries()
+        self.before = self.threads = self._applied = self._get()
+        self.all = _all_threads.setdefault("threads", self.before)
+        self.seconds: dict[int, float] = {}
+        self.recent: list[float] = []  # seconds of the last (up to 4) calls, not trials
+        self.total = self.spent = 0.0  # seconds of all calls; extra seconds spent trying
+        self.since_check = 0
+        self.plan: list[tuple[int, bool]] = []  # (count, timed?) for the next calls
+        self.tried: dict[int, list[float]] = {}
+        if threads is not None:
+            if self.blas is None and threads != self.before:
+                raise LSTMError(f"--threads {threads} needs threadpoolctl (pip install "
+                                f"threadpoolctl), or OPENBLAS_NUM_THREADS={threads} set "
+                                "before the start")
+            self.threads = threads
+            self._apply(threads)
+            self.source = "--threads"
+        elif os.environ.get("OPENBLAS_NUM_THREADS"):
+            self.source = "OPENBLAS_NUM_THREADS"
+        elif self.blas is None:
+            self.source = "threadpoolctl missing"
+            if not _said_cannot_adapt:
+                _said_cannot_adapt = True
+                print(f"note: threadpoolctl is not installed, so the BLAS threads stay at "
+                      f"{self.before} and cannot adapt to a busy core (pip install "
+                      "threadpoolctl)", file=sys.stderr)
+        elif self.all == 1:
+            self.source = "one core"
+        else:
+            self.source = "measured"
+            self.plan = [(1, False), (1, True), (self.all, True)]
+
+    def _get(self) -> int:
+        if self.blas is None:  # what OpenBLAS starts with
+            return int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count() or 1)
+        return max(lib.get_num_threads() for lib in self.blas.lib_controllers)
+
+    def _apply(self, n: int) -> None:
+        """Set the BLAS libraries to n threads."""
+        if n != self._applied:
+            for lib in self.blas.lib_controllers:
+                lib.set_num_threads(n)
+            self._applied = n
+
+    def _other(self) -> int:
+        return 1 if self.threads != 1 else self.all
+
+    def __call__(self, fn, *args, **kwargs):
+        """fn(*args, **kwargs), timed, on the count the schedule above gives."""
+        if not self.plan and (self.every and self.since_check >= self.every
+                              or self._slower_than_other()):
+            self.recheck()
+        trial = self.plan.pop(0) if self.plan else None
+        n = trial[0] if trial else self.threads
+        self._apply(n)
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        dt = time.perf_counter() - t0
+        self.total += dt
+        if trial is None:
+            self.since_check += 1
+            self.recent = (self.recent + [dt])[-4:]
+            self.seconds[n] = float(np.median(self.recent))
+        else:
+            if trial[1]:
+                self.tried.setdefault(n, []).append(dt)
+            if not self.plan:
+                self._decide()
+            self._apply(self.threads)  # between calls (evaluation, sampling): the choice
+        return out
+
+    def _slower_than_other(self) -> bool:
+        """Have the last 4 calls with all threads run 1.25x slower than 1 thread did (a core
+        got busy)? Only this way round: a call with 1 thread can take no more than the
+        work on one core, but a call with all of them can take 20 times longer."""
+        one = self.seconds.get(1)
+        return (self.source == "measured" and self.threads > 1 and one is not None
+                and len(self.recent) == 4 and self.seconds[self.threads] > 1.25 * one)
+
+    def recheck(self) -> None:
+        """Let the next call try the other count, unless the budget says wait."""
+        self.since_check = 0
+        if self.source != "measured" or self.plan:
+            return
+        other = self._other()
+        extra = max(0.0, self.seconds.get(other, 0.0) - self.seconds.get(self.threads, 0.0))
+        if self.spent + extra <= THREAD_CHECK_BUDGET * self.total:
+            self.plan = [(other, True)]
+
+    def _decide(self) -> None:
+        """After the trial calls: keep the count or switch."""
+        tried = self.tried
+        if len(tried) == 2:  # the first comparison: 1 thread against all
+            t1, tn = float(np.mean(tried[1])), float(np.mean(tried[self.all]))
+            if len(tried[1]) == 1 and max(t1, tn) < 2 * min(t1, tn):
+                self.plan = [(self.all, True), (1, True)]  # not clear: once more each
+                return
+            self.spent += abs(t1 - tn) * len(tried[1])
+            self.seconds = {1: t1, self.all: tn}
+            self.threads = 1 if t1 < tn else self.all
+        else:  # a check: the other count against the last calls with this one
+            (other, ts), = tried.items()
+            now, t = self.seconds[self.threads], float(np.mean(ts))
+            self.spent += sum(max(0.0, x - now) for x in ts)
+            if t < 0.95 * now and len(ts) == 1:
+                self.plan = [(other, True)]  # faster: confirm with one more call
+                return
+            self.seconds[other] = t
+            if t < 0.95 * now:
+                self.threads = other
+        self.tried, self.recent = {}, []
+
+    def report(self, chars_per_call: int) -> dict:
+        """The count in use, why, and the chars/s last measured with each count."""
+        speeds = {str(n): round(chars_per_call / s, 1) for n, s in sorted(self.seconds.items())}
+        return {"threads": self.threads, "source": self.source, "chars_per_sec": speeds}
+
+    def describe(self, chars_per_call: int) -> str:
+        """For a log: 'threads 2 (measured; 1: 18,200, 2: 24,100 chars/s)'."""
+        r = self.report(chars_per_call)
+        speeds = ", ".join(f"{n}: {v:,.0f}" for n, v in r["chars_per_sec"].items())
+        return f"threads {r['threads']} ({r['source']}; {speeds} chars/s)"
+
+    def restore(self) -> None:
+        """Set back the count found when this chooser was made."""
+        if self.blas is not None:
+            self._apply(self.before)
+
+
+# --------------------------------------------------------------------------------------
 # Training
 # --------------------------------------------------------------------------------------
 
@@ -803,7 +997,7 @@ class TrainResult:
     metrics: dict  # the --metrics-json keys
 
 
-RESUMABLE_CHANGES = ("max_steps", "time_budget", "eval_every")  # may differ on --resume
+RESUMABLE_CHANGES = ("max_steps", "time_budget", "eval_every", "threads")  # may differ on --resume
 
 
 def resume_config(saved: Config, changes: dict) -> Config:
@@ -864,6 +1058,8 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
     """
     if stop_at is not None:
         check_int("--stop-at", stop_at, 1)
+    if resume is not None:
+        _input_file(resume, "checkpoint", "--resume")
     if cfg is not None:
         cfg.validate()
     default_corpus = text is None and data_path is None
@@ -880,7 +1076,7 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
               "expects a few hundred at most (is it text?)", file=sys.stderr)
     ckpt = None
     if resume is not None:
-        ckpt = load_checkpoint(resume)
+        ckpt = load_checkpoint(resume, "--resume")
         if ckpt["opt"] is None:
             raise LSTMError(f"{resume} is a released model (no optimiser state): it can be "
                             "sampled from, not resumed")
@@ -903,7 +1099,8 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
     train_ids, val_ids = split_data(ids)
     T, B = cfg.seq_len, cfg.batch_size
     if len(train_ids) - 1 < B * T or len(val_ids) - 1 < T:
-        raise LSTMError(f"corpus of {len(text):,} characters is too short for batches of "
+        name = f"corpus {data_path}" if data_path is not None else "corpus"
+        raise LSTMError(f"{name} of {len(text):,} characters is too short for batches of "
                         f"{B} x {T}: use a smaller --batch-size or --seq-len")
     streams = make_streams(train_ids, B)
     n_windows = num_windows(streams, T)
@@ -982,6 +1179,7 @@ def _train_run(cfg, vocab, streams, n_windows, n_train, val_ids, ckpt, out, metr
 
     chars_per_step = B * T
     buffers = {}  # the same memory for every step's arrays (see `empty`)
+    threads = BlasThreads(cfg.threads, every=cfg.eval_every)  # the faster count, measured
     bar = _Progress(verbose)
     train_time, train_chars = 0.0, 0
     recent = []
@@ -995,9 +1193,9 @@ def _train_run(cfg, vocab, streams, n_windows, n_train, val_ids, ckpt, out, metr
         lr = lr_at(cfg, step, progress_of(step, elapsed))
         t0 = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught below
-            loss, _, state = train_step(params, opt, x, y, state, lr=lr,
-                                        grad_clip=cfg.grad_clip, dropout=cfg.dropout, rng=rng,
-                                        buffers=buffers)
+            loss, _, state = threads(train_step, params, opt, x, y, state, lr=lr,
+                                     grad_clip=cfg.grad_clip, dropout=cfg.dropout, rng=rng,
+                                     buffers=buffers)
         train_time += time.perf_counter() - t0
         train_chars += chars_per_step
         check_finite(loss, "loss", step + 1)
@@ -1015,12 +1213,14 @@ def _train_run(cfg, vocab, streams, n_windows, n_train, val_ids, ckpt, out, metr
             check_finite(val, "validation loss", step)
             elapsed = time.perf_counter() - start
             history.append({"step": step, "train_loss": float(np.mean(recent)),
-                            "val_loss": val, "lr": lr, "seconds": round(elapsed, 1)})
+                            "val_loss": val, "lr": lr, "seconds": round(elapsed, 1),
+                            "threads": threads.report(chars_per_step)})
             recent = []
             save()  # before the log line: a closed terminal loses no work
             bar.close()
             log(f"step {step:6d} | train {history[-1]['train_loss']:.4f} | val {val:.4f} "
-                f"nats/char | lr {lr:.2e} | {speed:,.0f} chars/s | {elapsed:,.0f} s")
+                f"nats/char | lr {lr:.2e} | {speed:,.0f} chars/s | {elapsed:,.0f} s | "
+                f"{threads.describe(chars_per_step)}")
     bar.close()
     train_loss = float(np.mean(recent)) if recent else (history[-1]["train_loss"]
                                                           if history else float("nan"))
@@ -1031,7 +1231,7 @@ def _train_run(cfg, vocab, streams, n_windows, n_train, val_ids, ckpt, out, metr
     if not history or history[-1]["step"] != step:
         history.append({"step": step, "train_loss": train_loss, "val_loss": val_loss,
                         "lr": lr_at(cfg, step, progress_of(step, elapsed)),
-                        "seconds": round(elapsed, 1)})
+                        "seconds": round(elapsed, 1), "threads": threads.report(chars_per_step)})
     else:
         history[-1]["val_loss"] = val_loss
     save()
@@ -1039,7 +1239,9 @@ def _train_run(cfg, vocab, streams, n_windows, n_train, val_ids, ckpt, out, metr
                "train_loss": train_loss, "steps": step, "seconds": round(elapsed, 1),
                "chars_per_sec": round(train_chars / max(train_time, 1e-9), 1),
                "params": count_params(params), "vocab_size": len(vocab),
-               "config": dataclasses.asdict(cfg), "history": history}
+               "config": dataclasses.asdict(cfg), "history": history,
+               "threads": threads.report(chars_per_step)}
+    threads.restore()
     if metrics_json is not None:
         _atomic_write(Path(metrics_json), json.dumps(metrics, indent=1).encode())
     log(f"validation loss: {val_loss:.4f} nats/char ({bits_per_char(val_loss):.4f} bits/char) "
@@ -1302,8 +1504,9 @@ class OutputLock:
         except OSError as e:
             raise LSTMError(f"--out {self.path}: cannot lock {self.lock_path}: "
                             f"{_reason(e)}") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        with contextlib.suppress(OSError):  # the pid is for the other run's message only
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
         self.fd = fd
         return self
 
@@ -1367,6 +1570,9 @@ def save_checkpoint(path, *, params, opt: AdamW | None, state, vocab: Vocabulary
     _atomic_write(Path(path), buf.getvalue())
 
 
+CONFIG_ADDED_LATER = ("threads",)  # fields a checkpoint of format 1 may lack (defaults apply)
+
+
 class InvalidCheckpoint(LSTMError):
     """A checkpoint that exists and unzips but does not hold what it should."""
 
@@ -1416,6 +1622,9 @@ def _check_meta(meta: dict) -> Config:
     unknown = sorted(set(meta["config"]) - set(fields))
     if unknown:
         raise InvalidCheckpoint(f"unknown config field {unknown[0]!r}")
+    missing = [k for k in fields if k not in meta["config"] and k not in CONFIG_ADDED_LATER]
+    if missing:
+        raise InvalidCheckpoint(f"config field {missing[0]!r} is missing")
     kinds = {"int": (int,), "float": (int, float), "str": (str,)}
     for key, value in meta["config"].items():
         kind = fields[key].type.split(" |")[0]
@@ -1433,7 +1642,9 @@ def _check_meta(meta: dict) -> Config:
     need("window", int, lambda v: v >= 0, "an integer >= 0")
     need("elapsed", (int, float), lambda v: math.isfinite(v) and v >= 0, "seconds >= 0")
     need("history", list, lambda v: all(isinstance(r, dict) for r in v), "a list of dicts")
-    if meta.get("adam_t") is not None:
+    if "adam_t" not in meta:
+        raise InvalidCheckpoint("metadata field 'adam_t' is missing")
+    if meta["adam_t"] is not None:
         need("adam_t", int, lambda v: v >= 0, "an integer >= 0 or null")
         need("rng", dict, what="a generator state")
         try:
@@ -1444,11 +1655,11 @@ def _check_meta(meta: dict) -> Config:
     return cfg
 
 
-def load_checkpoint(path) -> dict:
+def load_checkpoint(path, flag: str = "--checkpoint") -> dict:
     """Read and validate a checkpoint: a missing, truncated or foreign file, or one whose
     metadata or arrays are not what its config says, raises LSTMError. Only the arrays this
     format defines are read, each checked (dtype, shape) before it is allocated."""
-    path = _input_file(path, "checkpoint")
+    path = _input_file(path, "checkpoint", flag)
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -1626,163 +1837,6 @@ def gradcheck(num_layers: int = 1, *, vocab_size=7, hidden_size=5, batch_size=3,
 
 
 # --------------------------------------------------------------------------------------
-# Benchmark: training characters per second
-# --------------------------------------------------------------------------------------
-
-BENCH_CONFIGS = [(32, 64, 256), (64, 100, 512)]  # (B, T, H), V = 65, one layer
-BENCH_VOCAB = 65
-
-
-def training_step_fn(batch_size, seq_len, hidden_size, vocab_size=BENCH_VOCAB, *,
-                     dtype="float32", seed=0):
-    """A function running one lstm_core training step (forward, backward, clipping, AdamW)
-    on fixed random characters, carrying the state like training does."""
-    rng = np.random.default_rng(seed)
-    params = init_params(vocab_size, hidden_size, 1, seed=seed, dtype=dtype)
-    opt = AdamW(params)
-    x = rng.integers(0, vocab_size, (seq_len, batch_size))
-    y = rng.integers(0, vocab_size, (seq_len, batch_size))
-    state, buffers = [zero_state(params, batch_size)], {}
-
-    def step():
-        _, _, state[0] = train_step(params, opt, x, y, state[0], lr=1e-3, grad_clip=1.0,
-                                    buffers=buffers)
-
-    return step
-
-
-def time_side_by_side(contenders: dict, repeats=3, min_seconds=0.5) -> dict:
-    """chars/s of each contender, name -> (step_fn, chars per step). After a warm-up step,
-    each round times every contender once, in turn, so that a slow moment of a shared
-    machine hits them alike. Returns name -> list of `repeats` speeds."""
-    calls = {}
-    for name, (fn, _) in contenders.items():
-        t0 = time.perf_counter()
-        fn()
-        calls[name] = max(1, math.ceil(min_seconds / max(time.perf_counter() - t0, 1e-6)))
-    speeds = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, (fn, chars) in contenders.items():
-            t0 = time.perf_counter()
-            for _ in range(calls[name]):
-                fn()
-            speeds[name].append(calls[name] * chars / (time.perf_counter() - t0))
-    return speeds
-
-
-def step_memory(batch_size, seq_len, hidden_size, vocab_size=BENCH_VOCAB) -> dict:
-    """Peak memory allocated during a first training step (tracemalloc sees NumPy's
-    arrays; the step's reusable buffers are allocated then), next to the size of the arrays
-    the forward pass keeps for the backward pass."""
-    import tracemalloc
-
-    step = training_step_fn(batch_size, seq_len, hidden_size, vocab_size)
-    rng = np.random.default_rng(0)
-    params = init_params(vocab_size, hidden_size, 1)
-    x = rng.integers(0, vocab_size, (seq_len, batch_size))
-    _, _, (_, layers, top, _) = forward(params, x)
-    kept = sum(a.nbytes for _, (gates, cs, tanh_cs, hs, _), _ in layers
-               for a in (gates, cs, tanh_cs, hs))
-    kept += seq_len * batch_size * vocab_size * 4  # the softmax probabilities
-    tracemalloc.start()
-    step()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return {"B": batch_size, "T": seq_len, "H": hidden_size, "peak_bytes": peak,
-            "kept_bytes": kept, "ratio": peak / kept}
-
-
-def sampling_speed(hidden_size=512, vocab_size=BENCH_VOCAB, length=2000) -> float:
-    """chars/s of `sample` (batch 1, one layer, float32)."""
-    vocab = Vocabulary([chr(32 + k) for k in range(vocab_size)])
-    params = init_params(vocab_size, hidden_size, 1)
-    sample(params, vocab, " ", 50)
-    t0 = time.perf_counter()
-    sample(params, vocab, " ", length)
-    return length / (time.perf_counter() - t0)
-
-
-def _row(impl, B, T, H, speeds):
-    return {"impl": impl, "B": B, "T": T, "H": H, "median": float(np.median(speeds)),
-            "min": float(min(speeds)), "max": float(max(speeds))}
-
-
-def _load_contenders():
-    """bench/contenders.py beside this file (absent from an installed copy), or None."""
-    path = ROOT / "bench" / "contenders.py"
-    if not path.exists():
-        return None
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bench_contenders", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def bench_worker(kind: str, B: int, T: int, H: int, min_seconds: float = 3.0) -> float:
-    """chars/s of one timed run of one contender, after a warm-up step (run by `bench` in
-    a process of its own)."""
-    if kind == "lstm_core":
-        fn, chars = training_step_fn(B, T, H), B * T
-    else:
-        fn, chars = _load_contenders().make(kind, B, T, H, BENCH_VOCAB)
-    return time_side_by_side({kind: (fn, chars)}, 1, min_seconds)[kind][0]
-
-
-def bench(repeats: int = 3) -> dict:
-    """Training chars/s of lstm_core at BENCH_CONFIGS, side by side with the contenders of
-    bench/contenders.py when it is there (the original notebook's training step at
-    bench/contenders.ORIGINAL_HIDDEN; PyTorch when installed), their ratios, the peak
-    memory of a step and the sampling speed.
-
-    Every timed run happens in a fresh process of its own, so that one library's idle
-    threads (OpenBLAS's, PyTorch's OpenMP pool) never spin against another's, and the
-    runs go round-robin over the contenders, `repeats` rounds, so that a slow moment of a
-    shared machine hits them alike. Each speed: median and range of the rounds."""
-    extra = _load_contenders()
-    runs = [("lstm_core", "lstm_core", B, T, H) for B, T, H in BENCH_CONFIGS]
-    if extra is not None:
-        version = extra.torch_version()
-        if version is not None:
-            runs += [(f"PyTorch {version}", "torch", B, T, H) for B, T, H in BENCH_CONFIGS]
-        runs += [("original notebook", "original", 1, extra.ORIGINAL_T, H)
-                 for H in extra.ORIGINAL_HIDDEN]
-    speeds = {run: [] for run in runs}
-    for _ in range(repeats):
-        for run in runs:
-            _, kind, B, T, H = run
-            code = f"import lstm_core as lc; print(lc.bench_worker({kind!r}, {B}, {T}, {H}))"
-            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                 cwd=ROOT, check=True).stdout
-            speeds[run].append(float(out.split()[-1]))
-    rows = [_row(name, B, T, H, speeds[(name, kind, B, T, H)])
-            for name, kind, B, T, H in runs]
-    ours = {r["H"]: r for r in rows if r["impl"] == "lstm_core"}
-    ratios = [{"B": ours[r["H"]]["B"], "T": ours[r["H"]]["T"], "H": r["H"], "vs": r["impl"],
-               "ratio": ours[r["H"]]["median"] / r["median"]}
-              for r in rows if r["impl"] != "lstm_core" and r["H"] in ours]
-    import platform
-
-    return {"rows": rows, "ratios": ratios, "memory": step_memory(*BENCH_CONFIGS[-1]),
-            "sampling_chars_per_sec": sampling_speed(),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "numpy": np.__version__, "processor": _cpu_name()}}
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
-
-
-# --------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------
 
@@ -1812,7 +1866,7 @@ def _cmd_sample(args) -> None:
     check_sample_args(args.prime or "\n", args.length, args.temperature, args.top_k,
                       args.seed)
     out = _stdout()
-    path = args.checkpoint or DEFAULT_CHECKPOINT
+    path = args.checkpoint if args.checkpoint is not None else DEFAULT_CHECKPOINT
     if args.checkpoint is None and not Path(path).exists():
         raise LSTMError(f"no --checkpoint given and no trained model at {path}")
     ckpt = load_checkpoint(path)
@@ -1870,31 +1924,19 @@ def _cmd_gradcheck(args) -> None:
 
 
 def _cmd_bench(args) -> None:
-    result = bench(args.repeats)
-    if args.json:
-        print(json.dumps(result, indent=1))
-        return
-    m = result["machine"]
-    print(f"{m['processor']}, {m['cpus']} CPUs; Python {m['python']}, NumPy {m['numpy']}; "
-          f"training chars/s, median of {args.repeats} runs (range)")
-    print(f"{'implementation':20s} {'B':>3s} {'T':>4s} {'H':>5s} {'chars/s':>9s}  range")
-    for r in result["rows"]:
-        print(f"{r['impl']:20s} {r['B']:3d} {r['T']:4d} {r['H']:5d} {r['median']:9,.0f}  "
-              f"{r['min']:,.0f}-{r['max']:,.0f}")
-    for r in result["ratios"]:
-        print(f"lstm_core / {r['vs']} at B={r['B']} T={r['T']} H={r['H']}: {r['ratio']:.2f}x")
-    mem = result["memory"]
-    print(f"peak memory of a step at B={mem['B']} T={mem['T']} H={mem['H']}: "
-          f"{mem['peak_bytes'] / 2**20:.0f} MiB, {mem['ratio']:.2f}x the "
-          f"{mem['kept_bytes'] / 2**20:.0f} MiB the backward pass keeps")
-    print(f"sampling (batch 1, H=512): {result['sampling_chars_per_sec']:,.0f} chars/s")
+    """The benchmark harness lives beside the module, in bench/harness.py (`make bench`)."""
+    check_int("--repeats", args.repeats, 1)
+    check_float("--seconds", args.seconds, "> 0", unit=" seconds")
+    path = ROOT / "bench" / "harness.py"
+    if not path.is_file():
+        raise LSTMError(f"the benchmark harness {path} is not here: it comes with the "
+                        "repository, not with an installed lstm_core")
+    import importlib.util
 
-
-def _positive_int(s):
-    v = int(s)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
-    return v
+    spec = importlib.util.spec_from_file_location("bench_harness", path)
+    harness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(harness)
+    harness.report(args.repeats, args.seconds, as_json=args.json)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -1926,6 +1968,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--dtype", choices=["float32", "float64"])
+    p.add_argument("--threads", type=int, help="BLAS threads (default: the faster of 1 and "
+                   "all, measured at the start and at each evaluation)")
     p.add_argument("--out", help="checkpoint to write (default: model.npz, or the --resume "
                    "file)")
     p.add_argument("--resume", help="checkpoint to continue (only --max-steps, --time-budget "
@@ -1967,8 +2011,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_gradcheck)
 
-    p = sub.add_parser("bench", help="training chars/s, side by side")
-    p.add_argument("--repeats", type=_positive_int, default=3)
+    p = sub.add_parser("bench", help="training chars/s side by side, idle and with a core "
+                       "busy (bench/harness.py)")
+    p.add_argument("--repeats", type=int, default=3, help="rounds (>= 1)")
+    p.add_argument("--seconds", type=float, default=3.0, help="length of each timed run")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_bench)
     return parser
@@ -2007,8 +2053,15 @@ def main(argv=None) -> int:
             with contextlib.suppress(ValueError):  # not the main thread: leave them alone
                 previous[sig] = signal.signal(sig, _on_sigterm)
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as e:  # --help, or a usage error argparse has reported
+            if sys.stdout is not None:
+                sys.stdout.flush()
+            return e.code if isinstance(e.code, int) else 2
         args.func(args)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # here, so that a full stdout is reported like any fault
     except LSTMError as e:
         _say(f"error: {e}")
         return 2
