@@ -13,7 +13,7 @@ exercises`. notebooks/exercises/ is ignored by git, so a learner's work there ne
 the repository dirty; an exercise notebook whose cells the learner has changed is kept as
 it is (the hash of what was generated is in its metadata), unless --force is given.
 
-    python notebooks/make_exercises.py [--out DIR] [--force] [LESSON.ipynb ...]
+    python notebooks/make_exercises.py [--out DIR] [--force] [--handout] [LESSON.ipynb ...]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ TAG = "exercise"
 STUB = ["# TODO: your code here. The equations above, and the checker below, are your guide.",
         "raise NotImplementedError"]
 BANNER = """\
-**Exercise version of [{stem}](../{stem}.ipynb)**, generated from the lesson by `make \
+**Exercise version of {lesson}**, generated from the lesson by `make \
 exercises`. Each cell tagged `exercise` has been emptied: write its body, then run the \
 checker cell below it, which compares your function with `lstm_core` and names the \
 mistake when it recognises one. Until you write it, the checker says "not done yet" and \
@@ -81,8 +81,9 @@ def _cells_hash(nb) -> str:
     return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
 
 
-def exercise_notebook(lesson: Path):
-    """The exercise version of a lesson notebook (.ipynb, or its py:percent source)."""
+def exercise_notebook(lesson: Path, handout=False):
+    """The exercise version of a lesson notebook (.ipynb, or its py:percent source);
+    handout=True leaves out the link to the lesson (a handout has no lessons)."""
     nb = jupytext.read(lesson)
     for number, cell in enumerate(nb.cells, start=1):
         if cell.cell_type == "code":
@@ -96,7 +97,8 @@ def exercise_notebook(lesson: Path):
         elif cell.cell_type == "markdown":
             # the exercises sit one folder below the lessons
             cell.source = re.sub(r"\]\(\.\./", "](../../", cell.source)
-    banner = nbformat.v4.new_markdown_cell(BANNER.format(stem=lesson.stem))
+    link = lesson.stem if handout else f"[{lesson.stem}](../{lesson.stem}.ipynb)"
+    banner = nbformat.v4.new_markdown_cell(BANNER.format(lesson=link))
     banner.metadata["tags"] = ["exercise-banner"]
     nb.cells.insert(0, banner)
     nb.metadata.pop("jupytext", None)  # not paired with a .py: see write_exercises
@@ -115,7 +117,8 @@ def learner_changed(path: Path) -> bool:
     return _cells_hash(nb) != recorded
 
 
-def write_exercises(sources, out_dir: Path, force=False, log=print) -> list[Path]:
+def write_exercises(sources, out_dir: Path, force=False, handout=False,
+                    log=print) -> list[Path]:
     """Write the exercise notebook of each lesson into out_dir; return the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(HERE / "lstm.mplstyle", out_dir / "lstm.mplstyle")  # the setup cell's style
@@ -130,7 +133,7 @@ def write_exercises(sources, out_dir: Path, force=False, log=print) -> list[Path
             log(f"kept {path} (you have worked in it; delete it, or use --force, to start "
                 "over)")
             continue
-        nbformat.write(exercise_notebook(lesson), path)
+        nbformat.write(exercise_notebook(lesson, handout), path)
         written.append(path)
         log(f"wrote {path}")
     return written
@@ -145,9 +148,11 @@ def main(argv=None) -> int:
                         help="folder to write (default: notebooks/exercises)")
     parser.add_argument("--force", action="store_true",
                         help="regenerate notebooks that a learner has changed")
+    parser.add_argument("--handout", action="store_true",
+                        help="for a copy without the lessons: no link to the lesson")
     args = parser.parse_args(argv)
     try:
-        write_exercises(args.lessons or lessons(), args.out, args.force)
+        write_exercises(args.lessons or lessons(), args.out, args.force, args.handout)
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -442,6 +442,13 @@ def test_generator_turns_a_tagged_cell_into_a_stub_and_keeps_the_rest(tmp_path):
     assert 'formats = "ipynb"' in (out / "jupytext.toml").read_text()
 
 
+def test_generator_for_a_handout_links_to_no_lesson(tmp_path):
+    path, _ = synthetic_lesson(tmp_path)
+    gen.write_exercises([path], tmp_path / "out", handout=True, log=lambda msg: None)
+    banner = nbformat.read(tmp_path / "out" / "09_test.ipynb", as_version=4).cells[0]
+    assert "09_test" in banner.source and "](../09_test.ipynb)" not in banner.source
+
+
 def test_generator_keeps_a_notebook_the_learner_has_worked_in(tmp_path):
     path, _ = synthetic_lesson(tmp_path)
     out = tmp_path / "exercises"
