@@ -321,3 +321,17 @@ def test_cli_bench_range_checks_its_flags(flag, value):
     r = run_cli("bench", flag, value)
     assert r.returncode == 2 and flag in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_sampling_gives_the_same_text_whatever_the_count(monkeypatch):
+    # batch 1: OpenBLAS's products give the same bits on 1 and 2 threads, so the count
+    # sampling chooses cannot change the text
+    vocab = lc.Vocabulary([chr(32 + k) for k in range(65)])
+    params = lc.init_params(65, 512, 1, seed=3)  # float32, products large enough to thread
+    chosen = lc.sample(params, vocab, "!#", 300, temperature=1.0, seed=1)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # the chooser keeps what is set
+    fixed = {}
+    for n in (1, 2):
+        with threadpoolctl.threadpool_limits(limits=n, user_api="blas"):
+            fixed[n] = lc.sample(params, vocab, "!#", 300, temperature=1.0, seed=1)
+    assert fixed[1] == fixed[2] == chosen
