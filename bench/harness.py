@@ -256,10 +256,10 @@ def print_report(result: dict) -> None:
         cells = [f"{r['median']:8,.0f} {_range(r):>15s}" for r in (idle, busy)]
         print(f"{idle['impl']:24s} {idle['B']:3d} {idle['T']:4d} {idle['H']:5d} | "
               f"{cells[0]} | {cells[1]}")
-    print(f"{'ratio':52s} | {'idle':>8s} | {'busy':>8s}")
+    print(f"{'ratio':56s} | {'idle':>8s} | {'busy':>8s}")
     for idle, busy in zip(result["idle"]["ratios"], result["busy"]["ratios"]):
         name = f"lstm_core / {idle['vs']} at B={idle['B']} T={idle['T']} H={idle['H']}"
-        print(f"{name:52s} | {idle['ratio']:7.2f}x | {busy['ratio']:7.2f}x")
+        print(f"{name:56s} | {idle['ratio']:7.2f}x | {busy['ratio']:7.2f}x")
     for machine in MACHINES:
         for r in result[machine]["rows"]:
             if r["impl"] == "lstm_core":
