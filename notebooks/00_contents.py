@@ -49,8 +49,9 @@
 # - The lessons open **read-only** in `make lab`: run them, change cells, re-run, as much as
 #   you like. Nothing is saved over the lesson, so its stored outputs stay the reference
 #   that `make test` compares against.
-# - To keep your work, use *File ▸ Save Notebook As…* and give it a name of your own (or
-#   work in `exercises/`).
+# - To keep your work, use *File ▸ Save Notebook As…* and save it into `exercises/`, for
+#   example as `exercises/01_mine.ipynb`: git ignores that folder and `make test` does not
+#   run it, so your notebooks there never get in the way of the lessons.
 # - Each lesson's source, `NN_topic.py` (for maintainers, see `README.md`), is hidden from the
 #   file browser.
 #

@@ -557,7 +557,8 @@ plt.show()
 # yet) and clips the gradient to a global norm of 1 (so SGD, whose step is $\eta$ times a
 # gradient of norm at most 1, needs a large $\eta$). Each learning rate was picked from a
 # sweep of 150-step runs in steps of about 3 (SGD 1 to 30, momentum 0.1 to 10, Adam 0.005 to
-# 0.1). AdamW runs through `lc.train_step`, with `lc.AdamW`.
+# 0.1) that this notebook does not repeat; exercise 1 checks the neighbours of each choice.
+# AdamW runs through `lc.train_step`, with `lc.AdamW`.
 
 # %%
 text = lc.load_corpus()

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 05 · Training and sampling
 #
-# ← Previous: [04 · AdamW](04_adamw.ipynb) · [Contents](../README.md#the-notebooks) ·
+# ← Previous: [04 · AdamW](04_adamw.ipynb) · [Contents](00_contents.ipynb) ·
 # Next: [06 · Inside the LSTM](06_inside_the_lstm.ipynb) →
 #
 # The earlier notebooks built every part: data streams, the forward pass, the backward
@@ -27,8 +27,8 @@
 #
 # ## What you'll learn
 #
-# - How truncated backpropagation through time walks through B streams window by window,
-#   carrying the state (h, c) across windows and resetting it when the streams wrap.
+# - How truncated backpropagation through time walks through $B$ streams window by window,
+#   carrying the state $(h, c)$ across windows and resetting it when the streams wrap.
 # - The learning-rate schedule: linear warm-up, then cosine decay.
 # - How validation loss is measured, and what nats/char, bits/char and perplexity mean.
 # - How temperature and top-k reshape the next-character distribution before sampling.
@@ -54,8 +54,8 @@ np.set_printoptions(precision=4, suppress=True)
 # ## 1 · Streams and windows
 #
 # The corpus is encoded, split 90 / 10 into training and validation ids, and the training
-# ids are cut into B contiguous streams (notebook 01). `inputs[b]` and `targets[b]` hold
-# stream b; targets are the inputs shifted by one character.
+# ids are cut into $B$ contiguous streams (notebook 01). `inputs[s]` and `targets[s]` hold
+# stream $s$; the targets are the inputs shifted by one character.
 
 # %%
 text = lc.load_corpus()
@@ -77,62 +77,62 @@ print(f"one pass over the streams (an epoch) = {n_windows:,} steps = "
       f"{n_windows * B * T:,} characters")
 
 # %% [markdown]
-# Window k of every stream is `x`, `y` of shape (T, B), time-major. Window k + 1 of stream b
-# continues exactly where window k ended, so the final state (h, c) of one window is the
-# right initial state for the next: the network keeps reading the same text.
+# Window $k$ of every stream is `x`, `y` of shape $(T, B)$, time-major. Window $k + 1$ of
+# stream $s$ continues exactly where window $k$ ended, so the final state $(h, c)$ of one
+# window is the right initial state for the next: the network keeps reading the same text.
 
 # %%
 x0, y0 = lc.get_window(streams, 0, T)
 x1, _ = lc.get_window(streams, 1, T)
 assert x0.shape == y0.shape == (T, B)
-b = 3
-print(f"stream {b}, window 0: {vocab.decode(x0[:, b])!r}")
-print(f"stream {b}, window 1: {vocab.decode(x1[:, b])!r}")
+s = 3
+print(f"stream {s}, window 0: {vocab.decode(x0[:, s])!r}")
+print(f"stream {s}, window 1: {vocab.decode(x1[:, s])!r}")
 
 # %% [markdown]
-# After the last window, the streams wrap to window 0. Stream b then starts again at the
+# After the last window, the streams wrap to window 0. Stream $s$ then starts again at the
 # beginning of its slice, which does not follow the text the state has just read: in the
-# corpus, that text goes on (after the N − n_windows · T characters that no window reads)
-# into the start of stream b + 1. So the loop resets the state to zeros whenever the
-# window index comes back to 0.
+# corpus, that text goes on (after the $N - n_\text{windows} T$ characters that no window
+# reads) into the start of stream $s + 1$. So the loop resets the state to zeros whenever
+# the window index comes back to 0.
 
 # %%
 x_last, _ = lc.get_window(streams, n_windows - 1, T)
-print(f"stream {b}, last window ends : {vocab.decode(x_last[-30:, b])!r}")
-print(f"stream {b}, window 0 starts   : {vocab.decode(x0[:30, b])!r}")
-print(f"stream {b + 1}, window 0 starts : {vocab.decode(x0[:30, b + 1])!r}")
+print(f"stream {s}, last window ends : {vocab.decode(x_last[-30:, s])!r}")
+print(f"stream {s}, window 0 starts   : {vocab.decode(x0[:30, s])!r}")
+print(f"stream {s + 1}, window 0 starts : {vocab.decode(x0[:30, s + 1])!r}")
 print(f"characters no window reads, at the end of each stream: {N - n_windows * T}")
 
 # %% [markdown]
 # Carrying the state forward does not carry the gradient back: `backward` returns the
 # gradient with respect to the initial state, and the loop drops it. That is the
 # *truncation* in truncated backpropagation through time: the state holds information
-# from any distance, but each gradient reaches back at most T steps.
+# from any distance, but each gradient reaches back at most $T$ steps.
 #
 # ## 2 · The learning-rate schedule
 #
 # Notebook 04 introduced the schedule of `lc.lr_at`; the loop needs it as a function of the
-# step alone. For step s = 0, 1, ..., S - 1 (S = `max_steps`): a linear warm-up over the
-# first s_w = `warmup_steps` steps, then a cosine decay from lr_max = `lr` to
-# lr_min = `min_lr_frac · lr` as the progress p = s / S goes from 0 to 1:
+# step alone. For step $n = 0, 1, \dots, S - 1$ ($S$ = `max_steps`): a linear warm-up over
+# the first $n_w$ = `warmup_steps` steps, then a cosine decay from $\eta_{\max}$ = `lr` to
+# $\eta_{\min}$ = `min_lr_frac * lr` as the progress $p = n / S$ goes from 0 to 1:
 #
-# $$\text{lr}(s) = \text{lr}_\max \frac{s + 1}{s_w} \quad (s < s_w), \qquad
-# \text{lr}(s) = \text{lr}_\min + (\text{lr}_\max - \text{lr}_\min)\,
-# \tfrac12\bigl(1 + \cos(\pi \min(p, 1))\bigr) \quad (s \ge s_w).$$
+# $$\eta(n) = \eta_{\max} \frac{n + 1}{n_w} \quad (n < n_w), \qquad
+# \eta(n) = \eta_{\min} + (\eta_{\max} - \eta_{\min})\,
+# \tfrac12\bigl(1 + \cos(\pi \min(p, 1))\bigr) \quad (n \ge n_w).$$
 #
 # The warm-up keeps the first updates small while AdamW's moment estimates are still
-# noisy; the decay lets the parameters settle at the end. The progress p counts from step
+# noisy; the decay lets the parameters settle at the end. The progress $p$ counts from step
 # 0, so the cosine has already moved a little when the warm-up ends. The plot shows the
 # schedule of the live run in section 6.
 
 # %%
-def lr_schedule(cfg, s):
-    """Learning rate at step s (0-based) of a run of cfg.max_steps steps."""
+def lr_schedule(cfg, n):
+    """Learning rate at step n (0-based) of a run of cfg.max_steps steps."""
     lr_max = cfg.lr
     lr_min = cfg.min_lr_frac * cfg.lr
-    if s < cfg.warmup_steps:
-        return lr_max * (s + 1) / cfg.warmup_steps
-    p = min(s / cfg.max_steps, 1.0)
+    if n < cfg.warmup_steps:
+        return lr_max * (n + 1) / cfg.warmup_steps
+    p = min(n / cfg.max_steps, 1.0)
     return lr_min + (lr_max - lr_min) * 0.5 * (1 + np.cos(np.pi * p))
 
 
@@ -140,34 +140,36 @@ cfg_live = lc.Config(hidden_size=128, num_layers=1, dropout=0.0, batch_size=32, 
                      lr=3e-2, warmup_steps=30, max_steps=300, time_budget=None,
                      eval_every=30, eval_chars=20_000, dtype="float64", seed=0)
 steps = np.arange(cfg_live.max_steps)
-lrs = np.array([lr_schedule(cfg_live, s) for s in steps])
-lrs_lc = np.array([lc.lr_at(cfg_live, s, s / cfg_live.max_steps) for s in steps])
+lrs = np.array([lr_schedule(cfg_live, n) for n in steps])
+lrs_lc = np.array([lc.lr_at(cfg_live, n, n / cfg_live.max_steps) for n in steps])
 np.testing.assert_allclose(lrs, lrs_lc, rtol=1e-12)
 print(f"lr_schedule == lc.lr_at at all {len(steps)} steps")
 
 fig, ax = plt.subplots(figsize=(6, 2.8))
 ax.plot(steps, lrs * 1e3)
 ax.axvline(cfg_live.warmup_steps, color="gray", ls=":", lw=1)
-ax.set(title="Warm-up, then cosine decay (lr = 3e-2, s_w = 30, S = 300)", xlabel="step s",
-       ylabel="learning rate (×10⁻³)")
+ax.set(title=r"Warm-up, then cosine decay ($\eta_{\max}$ = 3e-2, $n_w$ = 30, $S$ = 300)",
+       xlabel="step $n$", ylabel=r"learning rate $\eta$ (×10⁻³)")
 plt.show()
 
 # %% [markdown]
 # With `time_budget` set instead of `max_steps`, `lc.train` uses the elapsed fraction of
-# the time budget as p. That fits any machine's speed, but the schedule then depends on
+# the time budget as $p$. That fits any machine's speed, but the schedule then depends on
 # the wall clock, so runs are no longer reproducible step for step. Every run in this
 # notebook sets `max_steps` and `time_budget=None`.
 #
 # ## 3 · One training step
 #
 # One step on one window: the forward pass from the carried state, the mean cross-entropy
-# L over the T·B positions, the gradient ∇L by backpropagation, clipping of the whole
-# gradient to global norm at most `grad_clip`, and one AdamW update:
+# $\mathcal{L}$ over the $TB$ positions, its gradient $g = \nabla_\theta \mathcal{L}$ by
+# backpropagation, clipping of the whole gradient to a global norm of at most
+# $\kappa$ = `grad_clip` (notebook 03), and one AdamW update:
 #
-# $$L = -\frac{1}{TB}\sum_{t,b} \ln p_\theta(y_{t,b} \mid x_{1..t,b}), \qquad
-# \nabla L \leftarrow \nabla L \cdot
-# \min\Bigl(1, \frac{\text{grad\_clip}}{\lVert\nabla L\rVert}\Bigr), \qquad
-# \theta \leftarrow \text{AdamW}(\theta, \nabla L, \text{lr}(s)).$$
+# $$\mathcal{L} = -\frac{1}{TB}\sum_{t=1}^{T}\sum_{s=1}^{B}
+#   \ln p_\theta(y_{t,s} \mid x_{1,s}, \dots, x_{t,s}), \qquad
+# g \leftarrow g \cdot \frac{\kappa}{\lVert g\rVert + 10^{-6}}
+#   \ \text{ if } \lVert g\rVert > \kappa,
+# \qquad \theta \leftarrow \text{AdamW}(\theta, g, \eta(n)).$$
 #
 # Dropout (when `dropout > 0`) draws its masks from `rng`, a generator of its own.
 
@@ -204,6 +206,17 @@ print(f"train_step == lc.train_step: loss {loss_a:.4f} nats/char (ln V = {np.log
 # which makes a cheap estimate during training. A rising validation loss while the
 # training loss falls is overfitting.
 #
+# The Kaggle notebook
+# [*LSTM from scratch*](https://www.kaggle.com/code/fareselmenshawii/lstm-from-scratch)
+# by fareselmenshawii, which this series replaces (notebooks 03 and 04 describe its
+# gradient and optimiser mistakes), has no validation split at all, so it cannot see
+# overfitting. It sums the loss
+# over a sequence instead of averaging it, and trains "until the smooth loss is below 46":
+# a number that depends on the sequence length, that a run may never reach, and whose
+# model is lost with the kernel, since it saves no checkpoint. A mean in nats per character
+# on held-out text means the same at any window size; `lc.train` also saves checkpoints
+# (section 9).
+#
 # ## 5 · The loop
 #
 # Everything together. Each step takes the next window, resets the state when the window
@@ -226,23 +239,23 @@ def train_loop(cfg, text, log=False):
     rng = np.random.default_rng(cfg.seed + 1)
     history, losses, recent = [], [], []
     window = 0
-    for s in range(cfg.max_steps):
+    for n in range(cfg.max_steps):
         if window == 0:
             state = lc.zero_state(params, B)  # the streams start over
         x, y = lc.get_window(streams, window, T)
-        lr = lr_schedule(cfg, s)
+        lr = lr_schedule(cfg, n)
         loss, _, state = train_step(params, opt, x, y, state, lr, cfg.grad_clip,
                                     cfg.dropout, rng)
         losses.append(loss)
         recent.append(loss)
         window = (window + 1) % n_windows
-        if (s + 1) % cfg.eval_every == 0:
+        if (n + 1) % cfg.eval_every == 0:
             val = lc.evaluate(params, val_ids, B, T, cfg.eval_chars)
-            history.append({"step": s + 1, "train_loss": float(np.mean(recent)),
+            history.append({"step": n + 1, "train_loss": float(np.mean(recent)),
                             "val_loss": val, "lr": lr})
             recent = []
             if log:
-                print(f"step {s + 1:4d} | train {history[-1]['train_loss']:.3f} | "
+                print(f"step {n + 1:4d} | train {history[-1]['train_loss']:.3f} | "
                       f"val {val:.3f} nats/char | lr {lr:.2e}")
     val = lc.evaluate(params, val_ids, B, T)  # the whole validation split
     if history and history[-1]["step"] == cfg.max_steps:
@@ -284,12 +297,15 @@ print(f"final validation loss {history_mine[-1]['val_loss']:.4f} nats/char")
 # %% [markdown]
 # ## 6 · A short live run
 #
-# A model small enough to train here in well under a minute: `cfg_live` from section 2,
-# H = 128, one layer, B = 32 streams, T = 64 steps per window, 300 steps. Its peak
-# learning rate, 3e-2, is ten times the default: a short run of a small model gains
-# from large steps, and clipping keeps them safe. It runs in float64 so that the printed
-# losses come out the same on every machine; the shipped model below trained in float32,
-# which is about twice as fast.
+# A model small enough to train here in a few tens of seconds: `cfg_live` from section 2,
+# $H = 128$, one layer, $B = 32$ streams, $T = 64$ steps per window, 300 steps. How long it
+# takes depends on the machine: the speed of its CPU cores, how many are free (another
+# program busy on one of two cores can slow NumPy's multi-threaded matrix products several
+# times over; see the README), and on nothing else: the printed losses are the same
+# everywhere. The time measured here is printed after the run. Its peak learning rate,
+# 3e-2, is ten times the default: a short run of a small model gains from large steps,
+# and clipping keeps them safe. It runs in float64 so that the printed losses come out the
+# same on every machine; the shipped model below trained in float32.
 
 # %%
 import time
@@ -306,20 +322,21 @@ print(f"whole validation split: {val_live:.3f} nats/char")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# Wall time and speed depend on the machine and its load.
+# Wall time and speed depend on the machine and its load: not compared by the tests.
 print(f"{seconds_live:.0f} s for {chars_live:,} training characters plus validation "
       f"({chars_live / seconds_live:,.0f} chars/s overall)")
 
 # %% [markdown]
 # The curves: the loss of every training window (grey), its running mean over the last 20
-# windows, and the validation estimates. The run starts at about ln V, the loss of a
+# windows, and the validation estimates. The run starts at about $\ln V$, the loss of a
 # uniform guess (notebook 02), and stalls for a while near the loss of the unigram model
-# (section 7), which knows character frequencies and nothing else, before the model
-# starts to use the context.
+# (dashed; section 7), which knows character frequencies and nothing else: from about step
+# 10 to step 30 (the numbers below the plot), before the model starts to use the context.
 
 # %%
 w = 20
-running = np.convolve(losses_live, np.ones(w) / w, mode="valid")  # mean of windows s-w+1..s
+running = np.convolve(losses_live, np.ones(w) / w, mode="valid")  # mean of windows n-w+1..n
+unigram_train = lc.unigram_entropy(train_ids, V)  # section 7 computes it by hand
 h_steps = np.array([r["step"] for r in history_live])
 fig, ax = plt.subplots()
 ax.plot(np.arange(1, len(losses_live) + 1), losses_live, color="0.75", lw=0.8,
@@ -327,29 +344,39 @@ ax.plot(np.arange(1, len(losses_live) + 1), losses_live, color="0.75", lw=0.8,
 ax.plot(np.arange(w, len(losses_live) + 1), running, label=f"training, mean of last {w}")
 ax.plot(h_steps, [r["val_loss"] for r in history_live], "s-", ms=3, label="validation")
 ax.axhline(np.log(V), color="gray", ls=":", lw=1)
-ax.text(cfg_live.max_steps, np.log(V), "ln V", va="bottom", ha="right", color="gray")
+ax.text(cfg_live.max_steps, np.log(V), r"$\ln V$", va="bottom", ha="right", color="gray")
+ax.axhline(unigram_train, color="gray", ls="--", lw=1)
+ax.text(cfg_live.max_steps, unigram_train, "unigram model", va="bottom", ha="right",
+        color="gray")
 ax.set(title="Short live run (H = 128, 1 layer, B = 32, T = 64, float64)",
        xlabel="step", ylabel="loss (nats/char)", ylim=(1.5, 4.7))
-ax.legend()
+ax.legend(loc="upper right", bbox_to_anchor=(1, 0.9))
 plt.show()
+
+# %%
+print(f"unigram model: {unigram_train:.3f} nats/char; training loss of the window at step "
+      + ", ".join(f"{n}: {losses_live[n - 1]:.2f}" for n in (5, 10, 20, 30, 40, 60, 100)))
+print(f"last 20 steps: training {losses_live[-20:].mean():.3f}, validation (whole split) "
+      f"{val_live:.3f} nats/char")
 
 # %% [markdown]
 # The validation loss tracks the training loss closely: the run sees each training
-# character at most once, far too little to overfit.
+# character at most once (0.13 epochs), far too little to overfit.
 #
 # ## 7 · Bits per character and perplexity
 #
-# The loss L is the mean of −ln p(next character) in nats (natural logarithm). Two other
-# units say the same thing:
+# The loss $\mathcal{L}$ is the mean of $-\ln p(\text{next character})$ in nats (natural
+# logarithm). Two other units say the same thing:
 #
-# $$\text{bits/char} = \frac{L}{\ln 2}, \qquad \text{perplexity} = e^{L}.$$
+# $$\text{bits/char} = \frac{\mathcal{L}}{\ln 2}, \qquad \text{perplexity} = e^{\mathcal{L}}.$$
 #
 # Bits/char is how many bits per character an ideal compressor (arithmetic coding) driven
 # by the model's probabilities would write: the model *is* a compressor. Perplexity is the
 # number of equally likely characters that would leave the model as uncertain as it is on
-# average: a uniform guess among V characters has perplexity V. For reference, the unigram
-# model predicts every character with its frequency q_j in the training text, ignoring
-# context; on that text its loss is the entropy of the frequencies, −Σ_j q_j ln q_j.
+# average: a uniform guess among $V$ characters has perplexity $V$. For reference, the
+# unigram model predicts every character with its frequency $q_j$ in the training text,
+# ignoring context; on that text its loss is the entropy of the frequencies,
+# $-\sum_j q_j \ln q_j$ (on the validation text it is a little higher: notebook 06).
 
 # %%
 q = np.bincount(train_ids, minlength=V) / len(train_ids)
@@ -358,28 +385,29 @@ unigram = -(q * np.log(q)).sum()
 np.testing.assert_allclose(unigram, lc.unigram_entropy(train_ids, V), rtol=1e-12)
 print("unigram entropy == lc.unigram_entropy; bits/char and perplexity == lc's:\n")
 print(f"{'model':28s} {'nats/char':>9s} {'bits/char':>9s} {'perplexity':>10s}")
-for name, L in [("uniform over V characters", np.log(V)),
-                ("unigram (frequencies)", unigram),
-                (f"live run, {cfg_live.max_steps} steps", val_live)]:
-    bits, ppl = L / np.log(2), np.exp(L)
-    np.testing.assert_allclose([bits, ppl], [lc.bits_per_char(L), lc.perplexity(L)],
+for name, loss in [("uniform over V characters", np.log(V)),
+                   ("unigram (frequencies)", unigram),
+                   (f"live run, {cfg_live.max_steps} steps", val_live)]:
+    bits, ppl = loss / np.log(2), np.exp(loss)
+    np.testing.assert_allclose([bits, ppl], [lc.bits_per_char(loss), lc.perplexity(loss)],
                                rtol=1e-12)
-    print(f"{name:28s} {L:9.3f} {bits:9.3f} {ppl:10.2f}")
+    print(f"{name:28s} {loss:9.3f} {bits:9.3f} {ppl:10.2f}")
 
 # %% [markdown]
 # ## 8 · Sampling: temperature and top-k
 #
-# To generate text, feed a prime, turn the last logits z into probabilities, draw a
+# To generate text, feed a prime, turn the last logits $z$ into probabilities, draw a
 # character, feed it back, and repeat. Two knobs reshape the distribution before the draw.
-# The temperature τ divides the logits:
+# The temperature $\tau$ divides the logits:
 #
 # $$p_j(\tau) = \frac{e^{z_j/\tau}}{\sum_k e^{z_k/\tau}}.$$
 #
-# τ = 1 is the model's own distribution; τ < 1 sharpens it toward the most likely
-# character (τ → 0 is the argmax); τ > 1 flattens it toward uniform. Top-k sets z_j = −∞
-# for every character outside the k largest logits, so the unlikely tail, where most
-# nonsense comes from, is never drawn. The draw itself inverts the cumulative distribution:
-# with u ~ U(0, 1), pick the first j whose cumulative probability reaches u.
+# $\tau = 1$ is the model's own distribution; $\tau < 1$ sharpens it toward the most
+# likely character ($\tau \to 0$ is the argmax); $\tau > 1$ flattens it toward uniform.
+# Top-$k$ sets $z_j = -\infty$ for every character outside the $k$ largest logits, so the
+# unlikely tail, where most nonsense comes from, is never drawn. The draw itself inverts
+# the cumulative distribution: with $u \sim U(0, 1)$, pick the first $j$ whose cumulative
+# probability reaches $u$.
 
 # %%
 def sample_next(z, tau, top_k, rng):
@@ -404,8 +432,10 @@ print("sample_next == lc.sample_next on 1,000 rows at (τ, k) = (1, none), (0.5,
       "(1.5, 5); top-k draws stay in the top k")
 
 # %% [markdown]
-# `lc.sample` feeds the prime one character per step, then samples. Text from the live
-# model after 300 steps: it has learned word lengths, frequent short words, line breaks
+# `lc.sample` feeds the prime one character per step, each as its own input, then
+# samples. (The Kaggle notebook this series replaces sets the one-hot entries of all the
+# prime's characters in a single input vector: an input that is no text at all.) Text from
+# the live model after 300 steps: it has learned word lengths, frequent short words, line breaks
 # and speaker names in capitals, but little spelling beyond that.
 
 # %%
@@ -415,15 +445,18 @@ for tau, top_k in [(0.5, None), (1.0, None), (1.0, 5)]:
     print(f"--- τ = {tau}, top-k = {top_k} ---{out}\n")
 
 # %% [markdown]
-# How strongly does τ reshape the distribution? The entropy of the next-character
+# How strongly does $\tau$ reshape the distribution? The entropy of the next-character
 # distribution, in nats,
 #
-# $$H(\tau) = -\sum_j p_j(\tau) \ln p_j(\tau),$$
+# $$\mathcal{H}(\tau) = -\sum_j p_j(\tau) \ln p_j(\tau),$$
 #
-# averaged over 2,000 positions of validation text. At τ = 1 it is the loss the model
-# expects of itself; a calibrated model (one whose 70 % guesses are right 70 % of the
-# time) has an expected loss equal to its actual loss, the cross-entropy on the same
-# positions. Top-k caps the entropy at ln k.
+# averaged over 2,000 positions of validation text. At $\tau = 1$ it is the loss the model
+# expects of itself: if the text really were drawn from the model's distributions, the
+# cross-entropy on these positions would equal the mean entropy, up to sampling noise. So
+# comparing the two is a check of the model's confidence (a necessary condition for being
+# well calibrated, not the same thing: a model can match the two on average and still be
+# over-confident in some places and under-confident in others). Top-$k$ caps the entropy
+# at $\ln k$.
 
 # %%
 def entropy(z, tau, top_k=None):
@@ -442,23 +475,29 @@ ce_val = lc.cross_entropy(z_val, val_ids[1:2_001])[0]
 taus = np.linspace(0.1, 2.0, 39)
 H_full = np.array([entropy(z_val, tau).mean() for tau in taus])
 H_top5 = np.array([entropy(z_val, tau, top_k=5).mean() for tau in taus])
-print(f"same 2,000 positions: mean entropy at τ = 1 {entropy(z_val, 1.0).mean():.3f} nats, "
-      f"cross-entropy {ce_val:.3f} nats/char")
+H_1 = entropy(z_val, 1.0).mean()
+print(f"same 2,000 positions: mean entropy at τ = 1 {H_1:.3f} nats, "
+      f"cross-entropy {ce_val:.3f} nats/char, difference {H_1 - ce_val:+.3f}")
 
 fig, ax = plt.subplots()
 ax.plot(taus, H_full, label="full distribution")
 ax.plot(taus, H_top5, label="top-k, k = 5")
 ax.axhline(np.log(V), color="gray", ls=":", lw=1)
-ax.text(0.1, np.log(V), "ln V (uniform)", va="bottom", color="gray")
+ax.text(0.1, np.log(V), r"$\ln V$ (uniform)", va="bottom", color="gray")
 ax.axhline(np.log(5), color="gray", ls="--", lw=1)
-ax.text(0.1, np.log(5), "ln 5", va="bottom", color="gray")
-ax.plot([1.0], [ce_val], "k*", ms=9, label="cross-entropy, τ = 1")
+ax.text(0.1, np.log(5), r"$\ln 5$", va="bottom", color="gray")
+ax.plot([1.0], [ce_val], "k*", ms=9, label=r"cross-entropy, $\tau$ = 1")
 ax.set(title="Temperature against the entropy of the next character (live model)",
-       xlabel="temperature τ", ylabel="mean entropy (nats)", ylim=(0, 4.9))
+       xlabel=r"temperature $\tau$", ylabel="mean entropy (nats)", ylim=(0, 4.9))
 ax.legend(loc="lower right")
 plt.show()
 
 # %% [markdown]
+# On these positions the live model's mean entropy is 0.04 nats above its cross-entropy
+# (2.105 against 2.065): it expects to do a little worse than it does, that is, its
+# distributions are a little flatter than they need to be. It is slightly under-confident,
+# not over-confident.
+#
 # ## 9 · The trained model
 #
 # The repository ships a model trained for longer with `python -m lstm_core train`:
@@ -466,7 +505,8 @@ plt.show()
 # a checkpoint at every evaluation (parameters, AdamW's moments, the carried state, the
 # position in the data, the random generator's state), enough to resume the run exactly.
 # The shipped file is *released* (`lc.release_checkpoint`): it keeps the parameters, the
-# configuration, the vocabulary and the history, enough to sample and evaluate.
+# configuration, the vocabulary and the history, enough to sample and evaluate. (The
+# original notebook saves nothing: its trained model is gone when the kernel stops.)
 
 # %%
 ckpt = lc.load_checkpoint(lc.DEFAULT_CHECKPOINT)
@@ -503,16 +543,18 @@ ax.set(title=f"The shipped model's training run (H = {cfg_trained.hidden_size}, 
        f"B = {B_t}, T = {T_t})", ylabel="loss (nats/char)")
 ax.legend()
 ax_lr.plot(h_steps, [r["lr"] * 1e3 for r in hist], color="gray")
-ax_lr.set(xlabel="step", ylabel="lr (×10⁻³)")
+ax_lr.set(xlabel="step", ylabel=r"$\eta$ (×10⁻³)")
 plt.show()
 
 # %%
 val_trained = hist[-1]["val_loss"]
 print(f"{'model':28s} {'nats/char':>9s} {'bits/char':>9s} {'perplexity':>10s}")
-for name, L in [("unigram (frequencies)", unigram),
-                (f"live run, {cfg_live.max_steps} steps", val_live),
-                (f"shipped, {ckpt['step']:,} steps", val_trained)]:
-    print(f"{name:28s} {L:9.3f} {lc.bits_per_char(L):9.3f} {lc.perplexity(L):10.2f}")
+for name, loss in [("unigram (frequencies)", unigram),
+                   (f"live run, {cfg_live.max_steps} steps", val_live),
+                   (f"shipped, {ckpt['step']:,} steps", val_trained)]:
+    print(f"{name:28s} {loss:9.3f} {lc.bits_per_char(loss):9.3f} {lc.perplexity(loss):10.2f}")
+print(f"\nshipped model, last record: training {hist[-1]['train_loss']:.3f} (dropout on), "
+      f"validation {val_trained:.3f} nats/char")
 
 # %% [markdown]
 # Samples after the prime `"ROMEO.\n"` (in this edition a speaker's name is followed by a
@@ -527,25 +569,26 @@ for tau in (0.5, 0.8, 1.0):
 
 # %% [markdown]
 # The shipped model is the default recipe, `python -m lstm_core train` with no flags: two
-# layers of H = 512, dropout 0.2, an hour on two CPU cores (`make train`). With many times
+# layers of $H = 512$, dropout 0.2, an hour on two CPU cores (`make train`). With many times
 # the live model's parameters and characters read, it ends more than half a nat per
 # character lower. Its training loss ends below its validation loss, although dropout is
 # on while the training loss is measured and off for validation: the validation plays are
 # not the training plays, and what the model learns about the training text itself no
 # longer carries over in full.
 #
-# At τ = 0.5 the text is safe and repetitive; at τ = 1 it is varied, with more invented
-# words. Both have the play's layout: a speaker's name in capitals on its own line, then
+# At $\tau = 0.5$ the text is safe and repetitive; at $\tau = 1$ it is varied, with more
+# invented words. Both have the play's layout: a speaker's name in capitals on its own line, then
 # the speech. Notebook 06 looks for the cells that track such structure.
 #
 # ## Summary
 #
-# - Truncated BPTT reads B streams in windows of T: the state (h, c) is carried from
+# - Truncated BPTT reads $B$ streams in windows of $T$: the state $(h, c)$ is carried from
 #   window to window and reset when the streams wrap; the gradient stops at each window.
 # - A training step is forward, cross-entropy, backward, clip by global norm, AdamW, with
 #   the learning rate of a warm-up + cosine schedule.
 # - Our loop gives bit-for-bit the parameters of `lc.train` for the same `Config` and seed.
-# - Loss in nats/char, bits/char = L / ln 2 and perplexity = e^L measure the same thing: a
+# - Loss in nats/char, bits/char $= \mathcal{L} / \ln 2$ and perplexity $= e^{\mathcal{L}}$
+#   measure the same thing: a
 #   uniform guess needs 6.4 bits/char, the unigram model 4.8, the live run after 300 steps
 #   2.9.
 # - Temperature trades diversity for safety, top-k removes the tail; both are applied to
@@ -555,14 +598,14 @@ for tau in (0.5, 0.8, 1.0):
 #
 # 1. Reset the state to zeros at *every* window instead of carrying it (pass `state=None`).
 #    Rerun the live run: how much worse is the validation loss at the end, and why?
-# 2. Keep B · T = 2,048 characters per step but use T = 16 with B = 128, then T = 256 with
-#    B = 8. Which learns fastest per step, and which per second?
-# 3. Sample from the shipped model at τ = 0 (greedy). Find the first repeated stretch of
+# 2. Keep $BT$ = 2,048 characters per step but use $T = 16$ with $B = 128$, then $T = 256$
+#    with $B = 8$. Which learns fastest per step, and which per second?
+# 3. Sample from the shipped model at $\tau = 0$ (greedy). Find the first repeated stretch of
 #    the output and explain why greedy decoding loops.
 # 4. Implement nucleus (top-p) sampling: keep the smallest set of characters whose
-#    probabilities sum to at least p. Add its curve, for p = 0.9, to the entropy plot.
+#    probabilities sum to at least $p$. Add its curve, for $p = 0.9$, to the entropy plot.
 # 5. Evaluate the shipped model on the first 100,000 validation characters with
-#    `lc.evaluate` at B = 64, T = 100 and at B = 1, T = 1,000. Why does the loss differ a
+#    `lc.evaluate` at $B = 64, T = 100$ and at $B = 1, T = 1000$. Why does the loss differ a
 #    little?
 #
 # ## Further reading
@@ -582,5 +625,5 @@ for tau in (0.5, 0.8, 1.0):
 # - C. E. Shannon, *Prediction and Entropy of Printed English*, Bell System Technical
 #   Journal 30, 1951: bits per character of English, measured with human predictors.
 #
-# ← Previous: [04 · AdamW](04_adamw.ipynb) · [Contents](../README.md#the-notebooks) ·
+# ← Previous: [04 · AdamW](04_adamw.ipynb) · [Contents](00_contents.ipynb) ·
 # Next: [06 · Inside the LSTM](06_inside_the_lstm.ipynb) →

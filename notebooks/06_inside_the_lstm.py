@@ -17,7 +17,7 @@
 # # 06 · Inside the LSTM
 #
 # ← Previous: [05 · Training and sampling](05_training.ipynb) ·
-# [Contents](../README.md#the-notebooks)
+# [Contents](00_contents.ipynb)
 #
 # The shipped model of notebook 05 writes text with the layout of a play: speakers' names,
 # speeches, stage directions. What has it learned to keep in its state? We run it over
@@ -28,8 +28,8 @@
 #
 # ## What you'll learn
 #
-# - Where the cell states c_t and the gates i, f, g, o live in the cache of `lc.forward`.
-# - How to search all H cells for one that tracks a feature of the text, and how to tell a
+# - Where the cell states $c_t$ and the gates $i, f, g, o$ live in the cache of `lc.forward`.
+# - How to search all $H$ cells for one that tracks a feature of the text, and how to tell a
 #   real finding from what the search alone would produce.
 # - How to draw text coloured by a cell's activation.
 # - How often the gates saturate (close to 0 or 1).
@@ -75,13 +75,15 @@ print(f"validation split: {len(val_ids):,} characters")
 # 1). The first 500 only warm the state up from zeros; the next 40,000 (passage A) are
 # where we search for interesting cells, the last 20,000 (passage B) where we test them.
 # Passage A is long because some features are rare: it holds only a few dozen stage
-# directions.
+# directions (counted below).
 
 # %%
 warmup, n_A, n_B = 500, 40_000, 20_000
 ids = val_ids[: warmup + n_A + n_B]
 A = slice(warmup, warmup + n_A)
 B = slice(warmup + n_A, warmup + n_A + n_B)
+print(f"stage directions ('[') in passage A: {val_text[A].count('[')}, "
+      f"in passage B: {val_text[B].count('[')}")
 print(repr(val_text[A][:300]))
 
 # %% [markdown]
@@ -122,12 +124,14 @@ print("cached c_t and h_t satisfy the cell equations at all 200 steps")
 
 # %% [markdown]
 # All 60,500 characters, in windows of 2,000 with the state carried from one to the next.
-# From each window we keep only what we need (the cache of a long window is large: 4H gate
-# values per character): h_t of every cell at every position, and tanh(c_t) and the gates
+# From each window we keep only what we need (the cache of a long window is large: $4H$ gate
+# values per character): $h_t$ of every cell at every position, and $\tanh(c_t)$ and the gates
 # of the first 10,000 characters of passage A.
 #
-# We study h_t rather than c_t: h_t = o_t ⊙ tanh(c_t) is all that the output layer and the
-# next step see of a cell, and it lies in (−1, 1), so one colour scale fits every cell.
+# We study $h_t$ rather than $c_t$: $h_t = o_t \odot \tanh(c_t)$ is all that the output
+# layer and the next step see of a cell, and it lies in $(-1, 1)$, so one colour scale fits
+# every cell. Like the rest of this notebook, it reads the **top layer** (layer 1 of the
+# two), the one the output layer reads.
 
 # %%
 def run_stream(params, ids, keep, window=2_000):
@@ -152,15 +156,15 @@ keep = warmup + 10_000
 h, logits_all, tanh_c, gates_early = run_stream(params, ids, keep)
 assert h.shape == (len(ids), H) and logits_all.shape == (len(ids), V)
 assert tanh_c.shape == (keep, H) and gates_early.shape == (keep, 4 * H)
-np.testing.assert_allclose(h[:T], hs[1:, 0], rtol=1e-6)
+np.testing.assert_allclose(h[:T], hs[1:, 0], rtol=1e-5, atol=1e-6)  # float32 rounding
 loss_AB = lc.cross_entropy(logits_all[A.start : B.stop - 1], ids[A.start + 1 : B.stop])[0]
 print(f"h_t: {h.shape}; the model's loss on passages A and B: {loss_AB:.3f} nats/char")
 
 # %% [markdown]
 # ## 3 · Features of the text
 #
-# Three things a reader of a play keeps track of, each as one number per character x_t
-# (the state h_t has read x_t and everything before it):
+# Three things a reader of a play keeps track of, each as one number per character $x_t$
+# (the state $h_t$ has read $x_t$ and everything before it):
 #
 # - `in_brackets`: 1 inside a stage direction, from `[` up to (not including) `]`.
 # - `column`: the characters read since the last newline (0 right after a `\n`).
@@ -195,13 +199,13 @@ for name, value in features_of(demo).items():
 # %% [markdown]
 # ## 4 · An honest search
 #
-# For each feature and each of the H cells, the Pearson correlation r between the feature
-# and h_t over passage A; the cell with the largest |r| wins. With 512 cells to pick
-# from, the winner's |r| is partly luck, so two checks go with it:
+# For each feature and each of the $H$ cells, the Pearson correlation $r$ between the feature
+# and $h_t$ over passage A; the cell with the largest $|r|$ wins. With 512 cells to pick
+# from, the winner's $|r|$ is partly luck, so two checks go with it:
 #
-# - **chance level**: the best |r| the search finds when the feature is shifted against the
+# - **chance level**: the best $|r|$ the search finds when the feature is shifted against the
 #   text by a random offset (same feature, same cells, no alignment), over 20 offsets;
-# - **held-out**: the winner's r on passage B, which the search never saw.
+# - **held-out**: the winner's $r$ on passage B, which the search never saw.
 
 # %%
 def correlate(a, feature):
@@ -225,15 +229,15 @@ for name, feature in features.items():
     print(f"{name:12s} {cell:5d} {r_A[cell]:7.3f} {r_B:7.3f} {chance:11.3f}")
 
 # %% [markdown]
-# All three winners pass both checks: their r on passage B is close to their r on passage
+# All three winners pass both checks: their $r$ on passage B is close to their $r$ on passage
 # A, and far above what the same search finds on a misaligned feature. A rare feature
 # such as a stage direction needs a long passage A, or the search has too few examples to
-# go on. The sign of r carries no meaning: a cell can mark a feature by going up or down.
+# go on. The sign of $r$ carries no meaning: a cell can mark a feature by going up or down.
 
 # %% [markdown]
 # ## 5 · Text coloured by a cell
 #
-# Each character in a box coloured by h_t of one cell after reading that character
+# Each character in a box coloured by $h_t$ of one cell after reading that character
 # (red positive, blue negative), on excerpts of passage B. `↵` marks a newline.
 
 # %%
@@ -263,7 +267,7 @@ def show_cell(s, values, title):
         ax.spines[side].set_visible(False)
     ax.set(title=title, xlabel="position in the line (one box per character)",
            ylabel="line")
-    fig.colorbar(mesh, ax=ax, label="h_t", pad=0.01, aspect=15)
+    fig.colorbar(mesh, ax=ax, label="$h_t$", pad=0.01, aspect=15)
     plt.show()
 
 
@@ -323,57 +327,60 @@ mean_at = np.array([vals_B[col_B == k].mean() for k in cols])
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(cols, mean_at, "o-", ms=3)
 ax.set(title=f"Cell {cell} against the position in the line (passage B)",
-       xlabel="characters since the last newline", ylabel=f"mean h_t of cell {cell}")
+       xlabel="characters since the last newline", ylabel=f"mean $h_t$ of cell {cell}")
 plt.show()
 
 # %% [markdown]
 # ## 6 · Gate saturation
 #
-# A gate near 0 or 1 acts as a switch: f_t ≈ 1 keeps the cell's memory unchanged, f_t ≈ 0
-# erases it; i_t ≈ 0 ignores the input; o_t ≈ 0 hides the cell from the output. The share
-# of gate values below 0.1 or above 0.9 over the first 10,000 characters of passage A,
-# for all H cells:
+# A gate near 0 or 1 acts as a switch: $f_t \approx 1$ keeps the cell's memory unchanged,
+# $f_t \approx 0$ erases it; $i_t \approx 0$ ignores the input; $o_t \approx 0$ hides the cell
+# from the output. The share of gate values below 0.1 or above 0.9 over the first 10,000
+# characters of passage A, for all $H$ cells of the **top layer** (layer 1 of 2, the one
+# `run_stream` keeps and the one searched above; layer 0 is left as an exercise):
 
 # %%
 gate_A = {name: gates_early[warmup:, k * H : (k + 1) * H] for k, name in enumerate("ifgo")}
 assert gate_A["i"].shape == (10_000, H)
+print(f"top layer (layer {L - 1} of 0..{L - 1}), {H} cells, 10,000 characters")
 print(f"{'gate':5s} {'< 0.1':>7s} {'> 0.9':>7s} {'between':>8s}")
 for name in "ifo":
     v = gate_A[name]
     low, high = (v < 0.1).mean(), (v > 0.9).mean()
     print(f"{name:5s} {low:7.3f} {high:7.3f} {1 - low - high:8.3f}")
 stuck = (np.abs(tanh_c[warmup:]) > 0.99).mean(axis=0) >= 0.99
-print(f"\ncells with |tanh(c_t)| > 0.99 at 99 % of the positions or more: {stuck.sum()} of {H}")
+print(f"\ntop-layer cells with |tanh(c_t)| > 0.99 at 99 % of the positions or more: "
+      f"{stuck.sum()} of {H}")
 
 # %% [markdown]
-# The input and forget gates are open (above 0.9) most of the time: most cells add to c_t
-# at nearly every step and forget little of it. Their c_t drifts far from 0, where
-# tanh(c_t) is ±1 whatever happens, so for these stuck cells h_t = ±o_t: they pass on
-# their output gate alone, and the gate does the work. The output gate is mostly closed
-# (below 0.1): a cell shows its state to the rest of the network only at the steps where
-# its output gate opens. The histograms below show each gate's distribution over all
-# cells (log scale).
+# In the top layer, the input and forget gates are open (above 0.9) most of the time: most
+# cells add to $c_t$ at nearly every step and forget little of it. Their $c_t$ drifts far
+# from 0, where $\tanh(c_t)$ is $\pm 1$ whatever happens, so for these stuck cells
+# $h_t = \pm o_t$: they pass on their output gate alone, and the gate does the work. The
+# output gate is mostly closed (below 0.1): a cell shows its state to the rest of the
+# network only at the steps where its output gate opens. The histograms below show each
+# gate's distribution over all the top layer's cells (log scale).
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(9, 2.8), sharey=True)
 for ax, name in zip(axes, "ifgo", strict=True):
     lo = -1 if name == "g" else 0
     ax.hist(gate_A[name].ravel(), bins=50, range=(lo, 1), density=True, color="C0")
-    ax.set(title=f"{name}_t", xlabel="activation")
+    ax.set(title=f"${name}_t$", xlabel="activation")
 axes[0].set_ylabel("density (log scale)")
 axes[0].set_yscale("log")
-fig.suptitle(f"Gate activations over 10,000 characters × {H} cells")
+fig.suptitle(f"Top-layer gate activations over 10,000 characters × {H} cells")
 plt.show()
 
 # %% [markdown]
 # ## 7 · Against counting: n-gram models
 #
 # How much of this could a model get by counting? An n-gram model predicts each character
-# from the n − 1 before it, using how often each n-gram occurs in the training text. Unseen
+# from the $n - 1$ before it, using how often each n-gram occurs in the training text. Unseen
 # n-grams must not get probability 0, so the counts are smoothed: `lc.ngram_loss` uses
 # interpolated Kneser-Ney (Chen & Goodman 1998), which subtracts a discount D from every
-# count and hands the freed mass to the (n − 1)-gram model below. The unigram model
-# (n = 1, add-one counts) knows only character frequencies; its loss on the validation
+# count and hands the freed mass to the $(n - 1)$-gram model below. The unigram model
+# ($n = 1$, add-one counts) knows only character frequencies; its loss on the validation
 # split is close to `lc.unigram_entropy`, the entropy of the training frequencies.
 
 # %%
@@ -404,10 +411,12 @@ for n in ns:
 print("distinct n-grams in the training text:",
       ", ".join(f"n = {n}: {c:,}" for n, c in zip(ns, n_counts, strict=True)))
 print(f"counts of the 6-gram model, all orders: {sum(n_counts):,}; "
-      f"parameters of the LSTM: {lc.count_params(params):,}")
+      f"parameters of the LSTM: {lc.count_params(params):,} "
+      f"({lc.count_params(params) / sum(n_counts):.1f} times as many)")
 
 # %% [markdown]
-# The two models hold about as many numbers. The bar chart puts their losses side by side.
+# The LSTM holds about three times as many numbers as the 6-gram model (3.4 M parameters
+# against 1.1 M counts). The bar chart puts their losses side by side.
 
 # %%
 labels = ["uniform"] + [f"{n}-gram" for n in ns] + ["LSTM"]
@@ -425,21 +434,25 @@ plt.show()
 
 # %% [markdown]
 # The shipped LSTM, an hour of training on two CPU cores, beats the best count-based model
-# (n = 6) by only a few hundredths of a nat per character, with about as many numbers.
+# ($n = 6$) by only a few hundredths of a nat per character, with three times as many
+# numbers.
 # Karpathy, Johnson & Fei-Fei (2015) found well-trained LSTMs clearly ahead of n-gram
-# models up to n = 20, with the largest gains on characters that depend on distant context,
-# such as closing braces in C code. This model has learned such long-range structure (the
-# cells above), but the local spelling that a 6-gram model simply looks up is most of what
-# the loss measures, and a larger model trained for longer is what widens the gap. The
-# n-gram losses level off at n = 6 (n = 7 gives 1.499, see `data/README.md`): counting
+# models up to $n = 20$, with the largest gains on characters that depend on distant context,
+# such as closing braces in C code. This model has learned some long-range structure (the
+# cells above), but every character's loss counts the same, and most characters are
+# predicted from the few before them, which a 6-gram model simply looks up; the paper's
+# models were larger and trained for longer than this one's hour. The
+# n-gram losses level off at $n = 6$ ($n = 7$ gives 1.499, see `data/README.md`): counting
 # cannot go much lower on this much text.
 
 # %% [markdown]
 # ## 8 · What the model expects next
 #
-# The five most likely next characters after a few primes, with their probabilities: a
-# capital or a newline after a speaker's name, the end of a familiar word, a full stop or
-# more letters after `[Exit`.
+# The five most likely next characters after a few primes, with their probabilities. After
+# a speaker's name and its newline, the model expects the first letter of a speech: all
+# five guesses are capitals. It finishes a familiar word (`b` → `e`, at 0.8), and after
+# `[Exit` it expects the full stop of `[Exit.]` (0.89) far more than a space before a name
+# (0.06). After `My lord, I` comes a space (0.87) or an apostrophe (0.10).
 
 # %%
 for prime in ["ROMEO.\n", "To be, or not to b", "[Exit", "My lord, I"]:
@@ -452,24 +465,25 @@ for prime in ["ROMEO.\n", "To be, or not to b", "[Exit", "My lord, I"]:
 # %% [markdown]
 # ## Summary
 #
-# - The forward cache holds, per layer, the gates (i, f, g, o side by side), c_t, tanh(c_t)
-#   and h_t for every step; reading them needs no extra code in the model.
-# - A search over H cells always finds a best correlation; compare it with the chance level
+# - The forward cache holds, per layer, the gates ($i, f, g, o$ side by side), $c_t$, $\tanh(c_t)$
+#   and $h_t$ for every step; reading them needs no extra code in the model.
+# - A search over $H$ cells always finds a best correlation; compare it with the chance level
 #   of the same search on a misaligned feature, and test it on text the search never saw.
 # - The shipped model has cells that track stage directions, speaker names and the
 #   position in the line, and they pass both checks.
-# - Its input and forget gates are open most of the time, its output gates mostly closed;
-#   most cells' tanh(c_t) is stuck at ±1 and their output gate alone carries information.
+# - In its top layer, the input and forget gates are open most of the time and the output
+#   gates mostly closed; most cells' $\tanh(c_t)$ is stuck at $\pm 1$ and their output gate
+#   alone carries information.
 # - Counting is a strong baseline: the hour-long LSTM beats the best Kneser-Ney model
-#   (n = 6) on the validation split, but only by a few hundredths of a nat per character.
+#   ($n = 6$) on the validation split, but only by a few hundredths of a nat per character.
 #
 # ## Exercises
 #
 # 1. Add a feature of your own (inside a word, a line of verse vs prose, the character
 #    after an apostrophe) and run the search. Does a cell pass the held-out test?
-# 2. Repeat the search on c_t (`cs` in the cache) and on tanh(c_t) instead of h_t. Which
-#    cells win now? What can a search on tanh(c_t) find in a cell whose tanh(c_t) is
-#    stuck at ±1?
+# 2. Repeat the search on $c_t$ (`cs` in the cache) and on $\tanh(c_t)$ instead of $h_t$. Which
+#    cells win now? What can a search on $\tanh(c_t)$ find in a cell whose $\tanh(c_t)$ is
+#    stuck at $\pm 1$?
 # 3. Find the cells whose forget gate is above 0.9 most of the time. Are they the same
 #    cells that track long-range features such as `in_brackets`?
 # 4. Compute the per-character loss of the LSTM and of the best n-gram model on passage A
@@ -494,4 +508,4 @@ for prime in ["ROMEO.\n", "To be, or not to b", "[Exit", "My lord, I"]:
 #   of the LSTM (gates, peepholes, activations) matter.
 #
 # ← Previous: [05 · Training and sampling](05_training.ipynb) ·
-# [Contents](../README.md#the-notebooks)
+# [Contents](00_contents.ipynb)
