@@ -51,9 +51,11 @@ What the command line promises, and the one place in this file that keeps each p
    closed or full stdout is one line; characters the terminal's encoding cannot show are
    replaced. Training saves its checkpoint before it logs. SIGTERM is handled like Ctrl-C:
    the last good checkpoint stays, temporary files go, exit status 143 (130 for Ctrl-C).
-6. Resume says what it does (`resume_config`): only --max-steps, --time-budget and
-   --eval-every may change; a new limit stretches the cosine schedule from where the run
-   is. The bitwise-exact route is `--stop-at N`, then `--resume` with nothing changed.
+6. Resume says what it does (`resume_config`): only --max-steps, --time-budget,
+   --eval-every and --threads may change; a new limit stretches the cosine schedule from
+   where the run is. The bitwise-exact route is `--stop-at N`, then `--resume` with nothing
+   changed and a fixed --threads (in float32, the BLAS thread count that `BlasThreads`
+   chooses changes the products in their last bits).
 7. Text in, text out (`load_corpus`): UTF-8, a byte-order mark is not a character; a
    directory is "a directory", not "not found".
 
@@ -993,7 +995,7 @@ class TrainResult:
     params: dict
     vocab: Vocabulary
     config: Config
-    history: list  # one dict per evaluation: step, train_loss, val_loss, lr, seconds
+    history: list  # one dict per evaluation: step, train_loss, val_loss, lr, seconds, threads
     metrics: dict  # the --metrics-json keys
 
 
@@ -1297,10 +1299,12 @@ def generate(params, vocab: Vocabulary, prime: str = "\n", length: int = 500, *,
     state = None
     for k in range(0, len(ids), PRIME_CHUNK):
         logits, state, _ = forward(params, ids[k : k + PRIME_CHUNK, None], state)
+    threads = BlasThreads(every=1000)  # the faster count for the one-character steps
     for _ in range(length):
         nxt = sample_next(logits[-1], temperature, top_k, rng)
         yield vocab.chars[int(nxt[0])]
-        logits, state, _ = forward(params, nxt[None, :], state)
+        logits, state, _ = threads(forward, params, nxt[None, :], state)
+    threads.restore()
 
 
 def sample(params, vocab: Vocabulary, prime: str = "\n", length: int = 500, *,
@@ -1384,14 +1388,20 @@ def _reason(e: OSError) -> str:
     return e.strerror or str(e) or type(e).__name__
 
 
-def _identity(path: Path):
+def _identity(path: Path, flag: str):
     """What makes two paths the same file: (device, inode) if it exists (hard links and
-    symlinks included), else the resolved path."""
+    symlinks included), else the resolved path. A path that cannot even be resolved (a
+    symlink loop, a deleted working directory) is LSTMError naming `flag`."""
     try:
         st = path.stat()
         return (st.st_dev, st.st_ino)
     except OSError:
+        pass
+    try:
         return str(path.resolve())
+    except (OSError, RuntimeError) as e:
+        why = _reason(e) if isinstance(e, OSError) else "a symlink loop"
+        raise LSTMError(f"{flag} {path}: {why}") from None
 
 
 def check_outputs(outputs: dict, inputs: dict, *, overwrite=False, continues=()) -> None:
@@ -1402,7 +1412,8 @@ def check_outputs(outputs: dict, inputs: dict, *, overwrite=False, continues=())
     writable (`_check_writable`). continues: (output flag, input flag) pairs where the
     output is allowed to be that input, because the run continues it (train --resume).
     """
-    seen_in = {flag: _identity(Path(p)) for flag, p in inputs.items() if p is not None}
+    seen_in = {flag: _identity(Path(p), flag) for flag, p in inputs.items()
+               if p is not None and str(p) != ""}
     seen_out = {}
     for flag, path in outputs.items():
         if path is None:
@@ -1410,7 +1421,7 @@ def check_outputs(outputs: dict, inputs: dict, *, overwrite=False, continues=())
         if str(path) == "":
             raise LSTMError(f"{flag} must name a file, got ''")
         path = Path(path)
-        ident = _identity(path)
+        ident = _identity(path, flag)
         continued = any(ident == seen_in.get(src) for out, src in continues if out == flag)
         for other, other_ident in {**seen_in, **seen_out}.items():
             if ident == other_ident and (flag, other) not in continues:
@@ -1418,6 +1429,10 @@ def check_outputs(outputs: dict, inputs: dict, *, overwrite=False, continues=())
                                 "never replaces an input or another output")
         seen_out[flag] = ident
         _check_writable(path, flag, replace=overwrite or continued)
+        writer = OutputLock(path).holder()
+        if writer is not None:
+            raise LSTMError(f"{flag} {path} is being written by another training (pid "
+                            f"{writer}); wait for it or choose another path")
 
 
 def _check_writable(path: Path, flag: str, replace: bool) -> None:
@@ -1481,6 +1496,24 @@ class OutputLock:
         key = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:12]
         self.lock_path = self.path.resolve().parent / f"{TEMP_PREFIX}{key}.lock"
         self.fd = None
+
+    def holder(self) -> str | None:
+        """The pid of the training that holds this lock now, or None."""
+        if fcntl is None or not self.lock_path.exists():
+            return None
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return None  # nobody holds it (a killed run's file)
+        except BlockingIOError:
+            return os.read(fd, 32).decode(errors="replace").strip() or "?"
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
 
     def __enter__(self):
         if fcntl is None:  # no flock (Windows): nothing to hold
@@ -1682,11 +1715,14 @@ def load_checkpoint(path, flag: str = "--checkpoint") -> dict:
             cfg = _check_meta(meta)
             vocab = Vocabulary(meta["vocab"])
             V, H, L = len(vocab), cfg.hidden_size, cfg.num_layers
-            shapes = init_shapes(V, H, L)
             resumable = meta["adam_t"] is not None
+            if 3 * L + 2 > len(zf.namelist()):  # before anything is built per layer
+                raise InvalidCheckpoint(f"its config has {L:,} layers, more than the file's "
+                                        f"{len(zf.namelist())} arrays could hold")
             nbytes = param_count(V, H, L) * np.dtype(cfg.dtype).itemsize * (3 if resumable
                                                                                else 1)
             check_memory(nbytes, f"the checkpoint {path}")
+            shapes = init_shapes(V, H, L)
             params = {n: _read_array(zf, f"param/{n}", cfg.dtype, shape)
                       for n, shape in shapes.items()}
             opt = state = None
@@ -1863,8 +1899,8 @@ def _stdout():
 
 
 def _cmd_sample(args) -> None:
-    check_sample_args(args.prime or "\n", args.length, args.temperature, args.top_k,
-                      args.seed)
+    prime = "\n" if args.prime is None else args.prime  # the default is refined below
+    check_sample_args(prime, args.length, args.temperature, args.top_k, args.seed)
     out = _stdout()
     path = args.checkpoint if args.checkpoint is not None else DEFAULT_CHECKPOINT
     if args.checkpoint is None and not Path(path).exists():
@@ -1972,12 +2008,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "all, measured at the start and at each evaluation)")
     p.add_argument("--out", help="checkpoint to write (default: model.npz, or the --resume "
                    "file)")
-    p.add_argument("--resume", help="checkpoint to continue (only --max-steps, --time-budget "
-                   "and --eval-every may change; a new limit stretches the schedule)")
+    p.add_argument("--resume", help="checkpoint to continue (only --max-steps, --time-budget, "
+                   "--eval-every and --threads may change; a new limit stretches the "
+                   "schedule)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --out or --metrics-json")
     p.add_argument("--stop-at", type=int, help="stop and save at this step; --resume then "
-                   "continues bit for bit as if it never stopped")
+                   "continues bit for bit as if it never stopped (with a fixed --threads)")
     p.add_argument("--metrics-json", help="write the final metrics here")
     p.set_defaults(func=_cmd_train)
 
@@ -2021,10 +2058,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _say(line: str) -> None:
-    """One line on stderr, if there is a stderr to write to."""
+    """One line on stderr (a newline inside, from a file name, is shown as \\n), if there is
+    a stderr to write to."""
     if sys.stderr is not None:
         with contextlib.suppress(OSError, ValueError):
-            sys.stderr.write(line + "\n")
+            sys.stderr.write(line.replace("\n", "\\n").replace("\r", "\\r") + "\n")
             sys.stderr.flush()
 
 
