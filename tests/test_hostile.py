@@ -342,6 +342,10 @@ def _collisions(c):
             ["release", "--checkpoint", c.ck, "--out", c.ck], ("--out", "--checkpoint")),
         "release --out is a symlink to its --checkpoint": (
             ["release", "--checkpoint", c.ck, "--out", ck_link], ("--out", "--checkpoint")),
+        "export --out is its --checkpoint": (
+            ["export", "--checkpoint", c.ck, "--out", c.ck], ("--out", "--checkpoint")),
+        "export --out is a symlink to its --checkpoint": (
+            ["export", "--checkpoint", c.ck, "--out", ck_link], ("--out", "--checkpoint")),
     }
 
 
@@ -391,6 +395,7 @@ EXISTING = {
     "resume --out": lambda c, e: ["train", "--data", c.corpus, "--resume", c.ck,
                                   "--max-steps", 12, "--out", e],
     "release --out": lambda c, e: ["release", "--checkpoint", c.ck, "--out", e],
+    "export --out": lambda c, e: ["export", "--checkpoint", c.ck, "--out", e],
 }
 
 
@@ -413,6 +418,8 @@ def test_overwrite_replaces_an_existing_output(case, which):
     assert temp_files(case.tmp) == []
     if which.endswith("--metrics-json"):
         assert "val_loss" in json.loads(mine.read_text())
+    elif which.startswith("export"):
+        assert mine.read_bytes()[8:9] == b"{"  # a safetensors header
     else:
         loadable(mine)
 
@@ -475,7 +482,6 @@ OTHER_WRITERS = {
 }
 
 
-@PENDING  # release --out / --metrics-json over a running training's checkpoint: exit 0
 @pytest.mark.parametrize("which", list(OTHER_WRITERS))
 def test_a_running_trainings_checkpoint_is_read_but_not_written_by_others(case, which):
     """Reading the checkpoint of a running training is fine; writing it is refused."""
@@ -506,6 +512,7 @@ DIR_OUTPUTS = {
     "train --metrics-json": lambda c, d: [*TRAIN, "--data", c.corpus, "--max-steps", 2,
                                           "--out", c.new, "--metrics-json", d, "--overwrite"],
     "release --out": lambda c, d: ["release", "--checkpoint", c.ck, "--out", d, "--overwrite"],
+    "export --out": lambda c, d: ["export", "--checkpoint", c.ck, "--out", d, "--overwrite"],
 }
 
 
@@ -547,6 +554,7 @@ LONG_NAMES = {
     "train --out, 250 bytes of two-byte characters": ("\u00e9" * 123 + ".npz", "--out"),
     "train --metrics-json, 250 bytes": ("c" * 245 + ".json", "--metrics-json"),
     "release --out, 250 bytes": ("d" * 246 + ".npz", "release"),
+    "export --out, 250 bytes": ("f" * 238 + ".safetensors", "export"),
 }
 
 
@@ -556,8 +564,8 @@ def test_a_name_near_the_255_byte_limit_works(case, which):
     assert len(name.encode()) in (250, 255)
     target = case.tmp / name
     before = snapshot(case.tmp)
-    if flag == "release":
-        r = cli("release", "--checkpoint", case.ck, "--out", target)
+    if flag in ("release", "export"):
+        r = cli(flag, "--checkpoint", case.ck, "--out", target)
         new = [name]
     elif flag == "--out":
         r = cli(*TRAIN, "--data", case.corpus, "--max-steps", 2, "--out", target)
@@ -568,7 +576,7 @@ def test_a_name_near_the_255_byte_limit_works(case, which):
         new = [name, "new.npz"]
     assert_quiet_ok(r)
     assert_kept(before, case.tmp, new=new)
-    if flag != "--metrics-json":
+    if flag in ("--out", "release"):
         loadable(target)
 
 
@@ -593,6 +601,8 @@ PROC_OUTPUTS = {
         "--metrics-json", "/proc/lstm_core_hostile.json"],
     "release --out /proc/NEW": lambda c: ["release", "--checkpoint", c.ck,
                                           "--out", "/proc/lstm_core_hostile.npz"],
+    "export --out /proc/NEW": lambda c: ["export", "--checkpoint", c.ck,
+                                         "--out", "/proc/lstm_core_hostile.npz"],
 }
 
 
@@ -634,6 +644,11 @@ EMPTY_PATHS = {
     "sample --checkpoint ''": (lambda c: ["sample", "--checkpoint", ""], "--checkpoint"),
     "release --checkpoint ''": (lambda c: ["release", "--checkpoint", "", "--out", c.new],
                                 "--checkpoint"),
+    "export --out ''": (lambda c: ["export", "--checkpoint", c.ck, "--out", ""], "--out"),
+    "export --checkpoint ''": (lambda c: ["export", "--checkpoint", "", "--out", c.new],
+                               "--checkpoint"),
+    "sample --prime ''": (lambda c: ["sample", "--checkpoint", c.ck, "--prime", ""],
+                          "--prime"),
 }
 
 
@@ -712,7 +727,6 @@ def test_a_permission_error(as_nobody, which):
     assert not (shared.parent / "never.npz").exists()
 
 
-@PENDING  # a loop as --data: a traceback (OSError ELOOP from Path.resolve in _identity)
 def test_a_symlink_loop(case):
     loop = case.tmp / "loop"
     loop.symlink_to(loop)
@@ -741,7 +755,6 @@ NEWLINE_NAMES = {
 }
 
 
-@PENDING  # the path is printed as it is: its newline splits the message in two lines
 @pytest.mark.parametrize("which", list(NEWLINE_NAMES))
 def test_a_file_name_with_a_newline_is_still_one_line(case, which):
     (case.tmp / "my\nnotes.txt").write_text("mine")
@@ -777,7 +790,6 @@ def test_dev_stdout_as_an_output(case, flag):
     assert_kept(before, case.tmp, may_appear=["new.npz"])
 
 
-@PENDING  # "error: a file: No such file or directory": neither the path nor the flag
 def test_a_relative_out_in_a_deleted_working_directory(case):
     gone = case.tmp / "gone"
     gone.mkdir()
@@ -802,6 +814,8 @@ RO_OUTPUTS = {
                                            "--out", c.new, "--metrics-json", ro / "m.json"],
     "release --out": lambda c, ro: ["release", "--checkpoint", ro / "model.npz",
                                     "--out", ro / "small.npz"],
+    "export --out": lambda c, ro: ["export", "--checkpoint", ro / "model.npz",
+                                   "--out", ro / "small.safetensors"],
 }
 
 
@@ -831,6 +845,8 @@ FULL_OUTPUTS = {
                                              full / "m.json"],
     "release --out": lambda c, full: ["release", "--checkpoint", full / "model.npz",
                                       "--out", full / "small.npz"],
+    "export --out": lambda c, full: ["export", "--checkpoint", full / "model.npz",
+                                     "--out", full / "small.safetensors"],
 }
 
 
@@ -869,7 +885,7 @@ BAD_FLAGS = [  # the issue's cases through the real CLI; random ones in-process 
     ("sample", "--seed", "-1"), ("sample", "--temperature", "nan"),
     ("sample", "--temperature", "inf"), ("gradcheck", "--dropout", "1"),
     ("gradcheck", "--dropout", "2"), ("gradcheck", "--seed", "-1"),
-    ("bench", "--repeats", "0"), ("release", "--seed", "-1"),
+    ("bench", "--repeats", "0"), ("release", "--seed", "-1"), ("export", "--seed", "-1"),
 ]
 
 
@@ -883,6 +899,7 @@ def test_a_bad_flag_is_refused_before_any_work(case, command, flag, value):
         "gradcheck": ["gradcheck", "--layers", 1],
         "bench": ["bench"],
         "release": ["release", "--checkpoint", case.ck, "--out", case.new],
+        "export": ["export", "--checkpoint", case.ck, "--out", case.new],
     }[command]
     before = snapshot(case.tmp)
     r = cli(*argv, f"{flag}={value}", timeout=30)
@@ -977,11 +994,17 @@ def call_main(argv, capfd):
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
                                                 signal.SIGPIPE)}
     capfd.readouterr()
+    # No case may take the machine's memory: 3 GiB more address space than now, at most.
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    vm = int(re.search(r"VmSize:\s+(\d+) kB", Path("/proc/self/status").read_text())[1]) * 1024
+    limit = vm + 3 * GiB if hard == resource.RLIM_INFINITY else min(vm + 3 * GiB, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     try:
         status = lc.main([_arg(a) for a in argv])
     except SystemExit as e:
         status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
         for s, h in handlers.items():
             if h is not None:
                 signal.signal(s, h)
@@ -1046,6 +1069,71 @@ def test_random_values_at_every_gradcheck_flag(data, capfd):
 @given(data=st.data())
 def test_random_bad_values_at_the_bench_flag(data, capfd):
     _check_flag(BENCH_FLAGS, data, capfd, lambda d, invalid: ["bench"])
+
+
+def _one_line_or_ok(status, out, err):
+    assert "Traceback" not in out + err
+    lines = lines_of(err)
+    if status == 0:
+        assert all(line.startswith("warning: ") for line in lines), err
+    else:
+        assert status == 2 and len(lines) == 1 and lines[0].startswith("error: "), (status, err)
+    return lines
+
+
+_NAME_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00/\n\r")
+
+
+@settings(max_examples=40, **HYPO)
+@given(name=st.text(_NAME_CHARS, min_size=1, max_size=60))
+def test_random_file_names_for_out(base, name, capfd):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        target = Path(d) / name
+        status, out, err = call_main([*TRAIN, "--data", base.corpus, "--max-steps", 1,
+                                      "--out", target], capfd)
+        _one_line_or_ok(status, out, err)
+        left = sorted(os.listdir(d))
+        if status == 0:
+            assert left == [target.name] and loadable(target)["step"] == 1
+        else:
+            assert left == []
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)
+
+
+@settings(max_examples=30, **HYPO)
+@given(blob=st.one_of(st.binary(max_size=3000),
+                      st.tuples(st.sampled_from([b"", b"\xef\xbb\xbf", b"\x00", b"\xff"]),
+                                _TEXT.map(lambda t: (t * 40).encode())).map(b"".join)))
+def test_random_bytes_as_a_corpus(blob, capfd):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        corpus = Path(d) / "c.txt"
+        corpus.write_bytes(blob)
+        status, out, err = call_main([*TRAIN, "--data", corpus, "--max-steps", 1,
+                                      "--out", Path(d) / "m.npz"], capfd)
+        _one_line_or_ok(status, out, err)
+        assert sorted(os.listdir(d)) == (["c.txt", "m.npz"] if status == 0 else ["c.txt"])
+        if status == 0:  # the vocabulary of the text, its BOM dropped
+            assert loadable(Path(d) / "m.npz")["vocab"] == lc.Vocabulary.from_text(
+                blob.decode("utf-8-sig"))
+
+
+@settings(max_examples=40, **HYPO)
+@given(prime=st.one_of(st.text(max_size=30), st.text("Shal I\n", max_size=30),
+                       st.text(st.characters(), max_size=5)))
+def test_random_primes(base, prime, capfd):
+    status, out, err = call_main(["sample", "--checkpoint", base.ck, "--prime", prime,
+                                  "--length", 5], capfd)
+    lines = _one_line_or_ok(status, out, err)
+    if status == 0:
+        assert out.startswith(prime)
+    else:
+        assert "--prime" in lines[0] or "not in the vocabulary" in lines[0], lines[0]
 
 
 # ======================================================================================
@@ -1123,32 +1211,38 @@ EDITS = {
     "hidden_size a string": lambda m, a: m["config"].__setitem__("hidden_size", "16"),
     "lr NaN": lambda m, a: m["config"].__setitem__("lr", float("nan")),
     "missing hidden_size": lambda m, a: m["config"].pop("hidden_size"),
+    "10**12 layers": lambda m, a: m["config"].__setitem__("num_layers", 10**12),
+    "hidden_size 10**9": lambda m, a: m["config"].__setitem__("hidden_size", 10**9),
     "missing step": lambda m, a: m.pop("step"),
     "step a string": lambda m, a: m.__setitem__("step", "ten"),
     "vocab a number": lambda m, a: m.__setitem__("vocab", 36),
 }
 
 
-@pytest.mark.parametrize("which", list(EDITS))
+@pytest.mark.parametrize("which", [
+    # config hidden_size 10**9 over H=16 arrays: "needs about 44,703,485,637.9 GiB": the
+    # memory estimate comes before the shapes are compared
+    pytest.param(w, marks=PENDING) if w == "hidden_size 10**9" else w for w in EDITS])
 def test_an_edited_checkpoint_is_not_a_valid_checkpoint(case, which):
     bad = case.tmp / "bad.npz"
     _edit(case.ck, bad, EDITS[which])
     before = snapshot(case.tmp)
-    r = cli("sample", "--checkpoint", bad, "--length", 5)
+    r = cli("sample", "--checkpoint", bad, "--length", 5, preexec_fn=_limit_memory(4 * GiB))
     assert_error(r, "not a valid checkpoint", "bad.npz")
+    assert r.seconds < 20  # validated against the file, not by building what it claims
     assert_kept(before, case.tmp)
 
 
-@pytest.mark.parametrize("command", ["resume", "release"])
+@pytest.mark.parametrize("command", ["resume", "release", "export"])
 @pytest.mark.parametrize("which", ["NaN weight", "wrong state shape", "missing adam_v"])
-def test_an_edited_checkpoint_is_refused_by_resume_and_release(case, command, which):
+def test_an_edited_checkpoint_is_refused_by_resume_release_export(case, command, which):
     bad = case.tmp / "bad.npz"
     _edit(case.ck, bad, EDITS[which])
     before = snapshot(case.tmp)
     if command == "resume":
         r = cli("train", "--data", case.corpus, "--resume", bad, "--max-steps", 12)
     else:
-        r = cli("release", "--checkpoint", bad, "--out", case.new)
+        r = cli(command, "--checkpoint", bad, "--out", case.new)
     assert_error(r, "not a valid checkpoint")
     assert_kept(before, case.tmp)
 
@@ -1283,6 +1377,7 @@ def _run_edited(base, capfd, edit, command, either=False):
         h = sha256(bad.read_bytes()).hexdigest()
         argv = {"sample": ["sample", "--checkpoint", bad, "--length", 3],
                 "release": ["release", "--checkpoint", bad, "--out", Path(d) / "small.npz"],
+                "export": ["export", "--checkpoint", bad, "--out", Path(d) / "small.st"],
                 "resume": ["train", "--data", base.corpus, "--resume", bad,
                            "--max-steps", 12]}[command]
         status, out, err = call_main(argv, capfd)
@@ -1295,7 +1390,7 @@ def _run_edited(base, capfd, edit, command, either=False):
     assert "not a valid checkpoint" in lines[0], lines[0]
 
 
-_COMMANDS = st.sampled_from(["sample", "release", "resume"])
+_COMMANDS = st.sampled_from(["sample", "release", "resume", "export"])
 
 
 @settings(max_examples=60, **HYPO)
@@ -1536,6 +1631,7 @@ FULL_STDOUT = {
     "long sample": lambda c: ["sample", "--checkpoint", c.ck, "--length", 100_000],
     "train": lambda c: [*TRAIN, "--data", c.corpus, "--max-steps", 10, "--out", c.new],
     "release": lambda c: ["release", "--checkpoint", c.ck, "--out", c.new],
+    "export": lambda c: ["export", "--checkpoint", c.ck, "--out", c.new],
     "gradcheck": lambda c: ["gradcheck", "--layers", 1],
     "--help": lambda c: ["--help"],
 }
@@ -1550,11 +1646,12 @@ def test_stdout_is_dev_full(case, which):
     assert_error(r)
     assert r.rc != 0
     assert_kept(before, case.tmp, may_appear=["new.npz"])
-    if case.new.exists():
+    if case.new.exists() and which != "export":
         loadable(case.new)
 
 
-@pytest.mark.parametrize("which", ["sample", "long sample", "train", "release", "gradcheck"])
+@pytest.mark.parametrize("which", ["sample", "long sample", "train", "release", "export",
+                                   "gradcheck"])
 def test_stdout_closed(case, which):
     before = snapshot(case.tmp)
     r = cli(*FULL_STDOUT[which](case), stdout=None, preexec_fn=lambda: os.close(1))
@@ -1564,7 +1661,7 @@ def test_stdout_closed(case, which):
     else:
         assert lines_of(r.err) == []
     assert_kept(before, case.tmp, may_appear=["new.npz"])
-    if case.new.exists():
+    if case.new.exists() and which != "export":
         loadable(case.new)  # nothing meant for stdout went into the checkpoint
 
 
@@ -1609,6 +1706,7 @@ def test_an_error_message_the_encoding_cannot_show_is_one_line(nonascii):
     assert_error(r, "not in the vocabulary")
 
 
+@PENDING  # release prints "wrote caf\udce9.npz": UnicodeEncodeError, a traceback
 def test_a_file_name_that_is_not_utf8(case):
     out = os.fsencode(case.tmp) + b"/caf\xe9.npz"  # a Latin-1 name on a UTF-8 system
     r = cli("release", "--checkpoint", case.ck, "--out", out)
@@ -1707,6 +1805,7 @@ DIR_INPUTS = {
     "train --resume": lambda c, d: ["train", "--data", c.corpus, "--resume", d],
     "sample --checkpoint": lambda c, d: ["sample", "--checkpoint", d],
     "release --checkpoint": lambda c, d: ["release", "--checkpoint", d, "--out", c.new],
+    "export --checkpoint": lambda c, d: ["export", "--checkpoint", d, "--out", c.new],
 }
 
 
