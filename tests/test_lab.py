@@ -8,10 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from traitlets.config.loader import PyFileConfigLoader
 
 pytest.importorskip("jupyter_server")
+pytest.importorskip("jupytext")
 from tornado.web import HTTPError  # noqa: E402
+from traitlets.config.loader import PyFileConfigLoader  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -108,16 +109,17 @@ def test_every_committed_lesson_is_protected():
 
 
 def test_a_learners_copy_is_writable_and_saved(tmp_path):
-    cm = contents_manager()
+    # a checkout of its own, so that nothing is written into the real notebooks/
+    shutil.copy(NOTEBOOKS / LESSON, tmp_path / LESSON)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", LESSON], cwd=tmp_path, check=True)
+    cm = contents_manager(tmp_path)
     model = run(cm.get(LESSON))
+    assert model["writable"] is False
     copy = "01_data_preparation-Copy1.ipynb"  # what File > Save Notebook As... proposes
-    try:
-        saved = run(cm.save({"type": "notebook", "content": model["content"]}, copy))
-        assert saved["writable"] is True
-        assert json.loads((NOTEBOOKS / copy).read_text())["cells"]
-    finally:
-        for path in (NOTEBOOKS / copy, NOTEBOOKS / copy.replace(".ipynb", ".py")):
-            path.unlink(missing_ok=True)
+    saved = run(cm.save({"type": "notebook", "content": model["content"]}, copy))
+    assert saved["writable"] is True
+    assert json.loads((tmp_path / copy).read_text())["cells"]
 
 
 def test_outside_a_git_checkout_the_lessons_are_protected_by_name(tmp_path):
