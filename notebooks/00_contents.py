@@ -22,12 +22,12 @@
 # computer against the shared module `lstm_core.py`.
 #
 # 1. [01 · Data preparation](01_data_preparation.ipynb): from a text file to batches. The
-#    sorted vocabulary, encoding, the train/validation split, B parallel streams for
+#    sorted vocabulary, encoding, the train/validation split, $B$ parallel streams for
 #    truncated backpropagation through time, and why an embedding lookup is a one-hot
 #    product.
 # 2. [02 · The forward pass](02_forward_pass.ipynb): the LSTM cell equation by equation, one
 #    step by hand, a whole window, fused gates, numerically stable sigmoid and softmax, and
-#    why an untrained model's loss is ln V.
+#    why an untrained model's loss is $\ln V$.
 # 3. [03 · Backpropagation through time](03_backprop_through_time.ipynb): the gradients
 #    derived one line at a time and checked against finite differences for every tensor;
 #    the classic mistakes planted and caught; vanishing gradients in a vanilla RNN vs the
