@@ -58,8 +58,8 @@ for b_f in (0.0, 1.0, 3.0):
 # %% [markdown]
 # With a forget bias of 0 the memory halves at every step and is gone (below $10^{-7}$)
 # within 25 steps; with 1, four ten-thousandths are left after 25 steps and nothing after
-# 100; only with 3 does almost a third survive 25 steps, and still 0.8 % after 100. This is the same per-step factor that notebook 03 finds
-# on the gradient's cell path.
+# 100; only with 3 does almost a third survive 25 steps, and still 0.8 % after 100. The
+# same factor $f$ multiplies the gradient on the cell path (notebook 03, section 7).
 #
 # ## Exercise 2
 #
