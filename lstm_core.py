@@ -1721,6 +1721,10 @@ def load_checkpoint(path, flag: str = "--checkpoint") -> dict:
                                         f"{len(zf.namelist())} arrays could hold")
             nbytes = param_count(V, H, L) * np.dtype(cfg.dtype).itemsize * (3 if resumable
                                                                                else 1)
+            stored = sum(info.file_size for info in zf.infolist())
+            if nbytes > stored:  # an edited size: the arrays cannot be there
+                raise InvalidCheckpoint(f"its config needs {nbytes:,} bytes of arrays, the "
+                                        f"file holds {stored:,}")
             check_memory(nbytes, f"the checkpoint {path}")
             shapes = init_shapes(V, H, L)
             params = {n: _read_array(zf, f"param/{n}", cfg.dtype, shape)
@@ -2074,8 +2078,13 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
+_signals = {"armed": False}  # main() raises Terminated on SIGTERM only while it runs a command
+
+
 def _on_sigterm(signum, frame):
-    raise Terminated(signum)
+    if _signals["armed"]:
+        _signals["armed"] = False  # one Terminated: a second signal cannot cut the cleanup
+        raise Terminated(signum)
 
 
 def main(argv=None) -> int:
@@ -2086,11 +2095,12 @@ def main(argv=None) -> int:
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors=errors)  # characters the terminal cannot show
     previous = {}
-    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):  # SIGHUP: terminal closed
-        if sig is not None:
-            with contextlib.suppress(ValueError):  # not the main thread: leave them alone
-                previous[sig] = signal.signal(sig, _on_sigterm)
     try:
+        _signals["armed"] = True
+        for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):  # SIGHUP: terminal gone
+            if sig is not None:
+                with contextlib.suppress(ValueError):  # not the main thread: leave them be
+                    previous[sig] = signal.signal(sig, _on_sigterm)
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as e:  # --help, or a usage error argparse has reported
@@ -2100,10 +2110,13 @@ def main(argv=None) -> int:
         args.func(args)
         if sys.stdout is not None:
             sys.stdout.flush()  # here, so that a full stdout is reported like any fault
+        _signals["armed"] = False
     except LSTMError as e:
+        _signals["armed"] = False
         _say(f"error: {e}")
         return 2
     except (KeyboardInterrupt, Terminated) as e:
+        _signals["armed"] = False
         ckpt = getattr(e, "checkpoint", None)
         kept = f"; the last checkpoint, {ckpt}, is kept" if ckpt else ""
         if isinstance(e, Terminated):
@@ -2126,6 +2139,7 @@ def main(argv=None) -> int:
         _say("error: out of memory (try a smaller --hidden-size, --batch-size or --seq-len)")
         return 2
     finally:
+        _signals["armed"] = False
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
