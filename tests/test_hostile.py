@@ -474,9 +474,10 @@ def test_a_killed_training_does_not_lock_its_checkpoint_forever(case):
     r = cli(*TRAIN, "--data", case.corpus, "--max-steps", 2, "--out", out, "--overwrite")
     assert_quiet_ok(r)
     loadable(out, step=2)
-    # What SIGKILL left (a lock, a temporary file) may stay or go; nothing new is left.
+    # What SIGKILL left (a lock, maybe a temporary file) is cleared by the next run
     after = snapshot(case.tmp)
     assert set(after) <= set(before) | {"run.npz"}
+    assert temp_files(case.tmp) == []
 
 
 def test_the_checkpoint_directory_removed_during_training(case):
