@@ -183,10 +183,10 @@ toy = {
     "Nesterov, lr 0.003": run_toy(lambda p, g, t, s: nesterov(p, g, s["u"], lr=0.003)),
 }
 print(f"{'optimiser':20s} {'L(step 50)':>11s} {'L(step 200)':>12s} "
-      f"{'W_2 crosses c_2, steps 1-50':>28s}")
+      f"{'largest |W_2 - c_2|, steps 10-50':>33s}")
 for label, (losses, path) in toy.items():
-    crossings = int(np.sum(np.diff(np.sign(path[:51, 1] - c[1])) != 0))
-    print(f"{label:20s} {losses[50]:11.4f} {losses[200]:12.2e} {crossings:28d}")
+    swing = np.abs(path[10:51, 1] - c[1]).max()
+    print(f"{label:20s} {losses[50]:11.4f} {losses[200]:12.2e} {swing:33.4f}")
 
 fig, (ax_path, ax_loss) = plt.subplots(1, 2, figsize=(9, 3.8))
 w1, w2 = np.meshgrid(np.linspace(-4.5, 1.6, 200), np.linspace(0.5, 1.6, 200))
@@ -204,8 +204,9 @@ plt.show()
 # %% [markdown]
 # Nesterov's step is the momentum step plus a look-ahead $\mu u$ that already includes the
 # new gradient. Along the steep axis, where momentum overshoots, the look-ahead sees the
-# gradient turn and brakes earlier, so its path across the valley is damped; at the same
-# learning rate its loss is lower at step 50 and thirty times lower at step 200.
+# gradient turn and brakes earlier: after step 10 its swings across the valley are five
+# times smaller than momentum's. At the same learning rate its loss is lower at step 50,
+# and thirty times lower at step 200.
 #
 # ## Exercise 3
 #
@@ -268,7 +269,7 @@ runs = {
         lambda p, g, t, s: adamw_all(p, g, s["m"], s["v"], t, lr=0.03, wd=1.0)),
 }
 fig, ax = plt.subplots(figsize=(6, 3))
-for label, (losses, params, trace) in runs.items():
+for label, (losses, _, trace) in runs.items():
     ax.plot(np.arange(1, steps + 1), trace, label=label)
     f_gate = float(lc.sigmoid(trace[-1]))
     print(f"{label:22s} forget bias after {steps} steps {trace[-1]:.3f} "
