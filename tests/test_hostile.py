@@ -1482,7 +1482,7 @@ def test_random_edits_of_checkpoint_config(base, data, capfd):
                 either=choice == "delete" and name not in SHAPE_FIELDS)
 
 
-_DTYPES = [np.float64, np.float16, np.int32, np.int64, np.bool_, np.complex64, np.uint8]
+_DTYPES = [np.float64, np.float16, np.int32, np.int64, np.bool_, np.complex64, np.uint8, ">f4"]
 
 
 @settings(max_examples=50, **HYPO)
