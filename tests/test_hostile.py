@@ -424,6 +424,13 @@ def test_overwrite_replaces_an_existing_output(case, which):
         loadable(mine)
 
 
+def test_the_default_out_is_protected_like_any_other(case):
+    before = snapshot(case.tmp)
+    r = cli(*TRAIN, "--data", "corpus.txt", "--max-steps", 2, cwd=case.tmp)  # model.npz
+    assert_error(r, "exists", "--overwrite", "model.npz")
+    assert_kept(before, case.tmp)
+
+
 def test_resume_writes_back_to_its_own_checkpoint_without_overwrite(case):
     before = snapshot(case.tmp)
     r = cli("train", "--data", case.corpus, "--resume", case.ck, "--max-steps", 12)
@@ -1331,6 +1338,28 @@ def test_a_pickled_array_in_a_checkpoint_is_one_line(case):
     assert_kept(before, case.tmp)
 
 
+@pytest.mark.parametrize("version", [2, 0, "1", None, 1.0001])
+def test_another_checkpoint_version_is_one_line(case, version):
+    bad = case.tmp / "v.npz"
+    _edit(case.ck, bad, lambda m, a: m.__setitem__("version", version))
+    before = snapshot(case.tmp)
+    line = assert_error(cli("sample", "--checkpoint", bad, "--length", 5), "v.npz")
+    assert "version" in line or "not a valid checkpoint" in line, line
+    assert_kept(before, case.tmp)
+
+
+def test_an_export_given_as_a_checkpoint(case):
+    st_file = case.tmp / "model.safetensors"
+    assert cli("export", "--checkpoint", case.ck, "--out", st_file).rc == 0
+    before = snapshot(case.tmp)
+    for argv in (["sample", "--checkpoint", st_file],
+                 ["train", "--data", case.corpus, "--resume", st_file]):
+        line = assert_error(cli(*argv), "model.safetensors")
+        assert any(p in line for p in ("not a readable", "not an lstm_core checkpoint",
+                                       "not a valid checkpoint")), line
+    assert_kept(before, case.tmp)
+
+
 META_BLOBS = {
     "not UTF-8": np.frombuffer(b"\xff\xfe{}", np.uint8),
     "a JSON list": np.frombuffer(b"[]", np.uint8),
@@ -1571,6 +1600,23 @@ def test_sigterm_while_checkpoints_are_written_every_step(case, delay):
         assert wait_for(out.exists)
         time.sleep(delay)
         p.send_signal(signal.SIGTERM)
+        r = finish(p)
+    assert_one_line(r, (143, -signal.SIGTERM))
+    assert_kept(before, case.tmp, new=["run.npz"])
+    loadable(out)
+
+
+def test_sigterm_to_a_stopped_training(case):
+    """Ctrl-Z, then `kill %1`: SIGTERM waits for the SIGCONT that the shell sends with it."""
+    out = case.tmp / "run.npz"
+    before = snapshot(case.tmp)
+    with spawn(*TRAIN, "--data", case.corpus, "--max-steps", 100000, "--time-budget", 30,
+               "--out", out) as p:
+        assert wait_for(out.exists)
+        p.send_signal(signal.SIGSTOP)
+        time.sleep(0.1)
+        p.send_signal(signal.SIGTERM)
+        p.send_signal(signal.SIGCONT)
         r = finish(p)
     assert_one_line(r, (143, -signal.SIGTERM))
     assert_kept(before, case.tmp, new=["run.npz"])
