@@ -933,8 +933,8 @@ def test_a_file_system_that_fills_up_during_training(case, tmpfs):
 # Rule 3: every flag is range-checked before any work, NaN and infinity included
 # ======================================================================================
 
-# (subcommand argv builder, the flag the error names). Training cases point --data at a
-# missing file: a flag is checked before the corpus is read.
+# (subcommand, flag, value). Training and sampling point --data and --checkpoint at
+# missing files: a flag is checked before any file is read.
 BAD_FLAGS = [  # the issue's cases through the real CLI; random ones in-process below
     ("train", "--seed", "-1"), ("train", "--seed", "1.5"), ("train", "--warmup-steps", "-5"),
     ("train", "--stop-at", "0"), ("train", "--lr", "nan"), ("train", "--time-budget", "-inf"),
@@ -951,7 +951,7 @@ def test_a_bad_flag_is_refused_before_any_work(case, command, flag, value):
     argv = {
         "train": [*TRAIN, "--data", case.tmp / "missing.txt", "--max-steps", 2,
                   "--out", case.new],
-        "sample": ["sample", "--checkpoint", case.ck, "--length", 5],
+        "sample": ["sample", "--checkpoint", case.tmp / "missing.npz", "--length", 5],
         "gradcheck": ["gradcheck", "--layers", 1],
         "bench": ["bench"],
         "release": ["release", "--checkpoint", case.ck, "--out", case.new],
@@ -973,6 +973,37 @@ def test_a_bad_flag_on_resume_leaves_the_checkpoint_alone(case, flag, value):
 
 
 # --- hypothesis: random values at every numeric flag (in-process) ----------------------
+
+@settings(max_examples=30, **HYPO)
+@given(data=st.data())
+def test_two_random_flags_at_once(base, data, capfd):
+    """Two flags drawn together: a bad one is named, whatever the other."""
+    flags = data.draw(st.lists(st.sampled_from(sorted(TRAIN_FLAGS)), min_size=2, max_size=2,
+                               unique=True), label="flags")
+    raws, bad = [], []
+    for flag in flags:
+        kind, strategy, valid, cheap = TRAIN_FLAGS[flag]
+        raw = data.draw(strategy, label=flag)
+        value = _parse(kind, raw)
+        verdict = False if value is None else valid(value)
+        if verdict is not False:
+            assume(cheap(value))
+        else:
+            bad.append(flag)
+        raws.append(f"{flag}={raw}")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        status, out, err = call_main([*TRAIN, "--data", base.corpus, "--max-steps", 2,
+                                      "--out", Path(d) / "m.npz", *raws], capfd)
+        left = os.listdir(d)
+    lines = _one_line_or_ok(status, out, err)
+    if bad:
+        assert status == 2 and any(flag in lines[0] for flag in bad), (raws, err)
+        assert left == []
+
+
+
 
 _ODD_INTS = ["-0", "+3", " 2 ", "1_0", "0x10", "1e3", "1.0", "nan", "inf", "", "\u0663",
              "9" * 5000, "-" + "9" * 40, "2" * 30]
