@@ -132,6 +132,14 @@ def wait_for(predicate, timeout=20.0):
     return False
 
 
+def proc_state(pid) -> str:
+    """R (running), S (sleeping: here, blocked in a write), ... from /proc."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "?"
+
+
 def cpu_seconds(pid) -> float:
     """CPU time a running process has used (user + system), from /proc."""
     try:
@@ -1683,9 +1691,12 @@ def test_a_signal_stops_a_long_sample_cleanly(base, sig, statuses):
 
 def test_sigterm_while_stdout_is_blocked(base):
     """Nobody reads the pipe: sampling blocks in a write, and SIGTERM still ends it."""
+    import fcntl
+
     with spawn("sample", "--checkpoint", base.ck, "--length", 10**9) as p:
+        fcntl.fcntl(p.stdout.fileno(), 1031, 4096)  # F_SETPIPE_SZ: a pipe of one page
         assert len(read_bytes(p.stdout, 1, timeout=10)) == 1
-        time.sleep(1.0)  # the pipe's 64 kB fill up
+        assert wait_for(lambda: proc_state(p.pid) == "S", timeout=20), "never blocked"
         p.send_signal(signal.SIGTERM)
         rc = p.wait(timeout=20)
         err = p.stderr.read().decode()
