@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 01 · Data preparation: worked solutions
 #
-# [The lesson](../01_data_preparation.ipynb) · [Contents](../../README.md#the-notebooks) ·
+# [The lesson](../01_data_preparation.ipynb) · [Contents](../00_contents.ipynb) ·
 # Next: [02 · solutions](02_forward_pass_solutions.ipynb) →
 #
 # Worked solutions of the numbered exercises at the end of the lesson, for teachers (hand
@@ -199,5 +199,5 @@ print("one_hot(x)^T @ dz  row 4:", (one_hot.T @ dz)[4])
 assert np.array_equal(add_at, one_hot.T @ dz) and not np.array_equal(fancy, add_at)
 
 # %% [markdown]
-# [The lesson](../01_data_preparation.ipynb) · [Contents](../../README.md#the-notebooks) ·
+# [The lesson](../01_data_preparation.ipynb) · [Contents](../00_contents.ipynb) ·
 # Next: [02 · solutions](02_forward_pass_solutions.ipynb) →

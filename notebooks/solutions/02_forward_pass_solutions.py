@@ -17,7 +17,7 @@
 # # 02 · The forward pass: worked solutions
 #
 # ← Previous: [01 · solutions](01_data_preparation_solutions.ipynb) ·
-# [The lesson](../02_forward_pass.ipynb) · [Contents](../../README.md#the-notebooks) ·
+# [The lesson](../02_forward_pass.ipynb) · [Contents](../00_contents.ipynb) ·
 # Next: [03 · solutions](03_backprop_through_time_solutions.ipynb) →
 #
 # Worked solutions of the numbered exercises at the end of the lesson, for teachers.
@@ -198,5 +198,5 @@ for scale in (1, 10, 100, 1000):
 # $\ln V$ points to a bad initialisation.
 #
 # ← Previous: [01 · solutions](01_data_preparation_solutions.ipynb) ·
-# [The lesson](../02_forward_pass.ipynb) · [Contents](../../README.md#the-notebooks) ·
+# [The lesson](../02_forward_pass.ipynb) · [Contents](../00_contents.ipynb) ·
 # Next: [03 · solutions](03_backprop_through_time_solutions.ipynb) →

@@ -17,7 +17,7 @@
 # # 03 · Backpropagation through time: worked solutions
 #
 # ← Previous: [02 · solutions](02_forward_pass_solutions.ipynb) ·
-# [The lesson](../03_backprop_through_time.ipynb) · [Contents](../../README.md#the-notebooks) ·
+# [The lesson](../03_backprop_through_time.ipynb) · [Contents](../00_contents.ipynb) ·
 # Next: [04 · solutions](04_adamw_solutions.ipynb) →
 #
 # Worked solutions of the numbered exercises at the end of the lesson, for teachers.
@@ -410,5 +410,5 @@ plt.show()
 # at 1, not 3.
 #
 # ← Previous: [02 · solutions](02_forward_pass_solutions.ipynb) ·
-# [The lesson](../03_backprop_through_time.ipynb) · [Contents](../../README.md#the-notebooks) ·
+# [The lesson](../03_backprop_through_time.ipynb) · [Contents](../00_contents.ipynb) ·
 # Next: [04 · solutions](04_adamw_solutions.ipynb) →

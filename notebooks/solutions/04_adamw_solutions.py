@@ -17,7 +17,7 @@
 # # 04 · AdamW: worked solutions
 #
 # ← Previous: [03 · solutions](03_backprop_through_time_solutions.ipynb) ·
-# [The lesson](../04_adamw.ipynb) · [Contents](../../README.md#the-notebooks) ·
+# [The lesson](../04_adamw.ipynb) · [Contents](../00_contents.ipynb) ·
 # Next: [05 · solutions](05_training_solutions.ipynb) →
 #
 # Worked solutions of the numbered exercises at the end of the lesson, for teachers.
@@ -328,5 +328,5 @@ plt.show()
 # point where a large rate only adds noise, which is how `lc.train` uses it over an hour.
 #
 # ← Previous: [03 · solutions](03_backprop_through_time_solutions.ipynb) ·
-# [The lesson](../04_adamw.ipynb) · [Contents](../../README.md#the-notebooks) ·
+# [The lesson](../04_adamw.ipynb) · [Contents](../00_contents.ipynb) ·
 # Next: [05 · solutions](05_training_solutions.ipynb) →

@@ -17,7 +17,7 @@
 # # 05 · Training and sampling: worked solutions
 #
 # ← Previous: [04 · solutions](04_adamw_solutions.ipynb) ·
-# [The lesson](../05_training.ipynb) · [Contents](../../README.md#the-notebooks) ·
+# [The lesson](../05_training.ipynb) · [Contents](../00_contents.ipynb) ·
 # Next: [06 · solutions](06_inside_the_lstm_solutions.ipynb) →
 #
 # Worked solutions of the numbered exercises at the end of the lesson, for teachers.
@@ -340,5 +340,5 @@ for B_, T_ in [(64, 100), (1, 1000)]:
 # shrinks to a few thousandths.
 #
 # ← Previous: [04 · solutions](04_adamw_solutions.ipynb) ·
-# [The lesson](../05_training.ipynb) · [Contents](../../README.md#the-notebooks) ·
+# [The lesson](../05_training.ipynb) · [Contents](../00_contents.ipynb) ·
 # Next: [06 · solutions](06_inside_the_lstm_solutions.ipynb) →
