@@ -1847,6 +1847,8 @@ NON_UTF8 = {
     "release --out": lambda c, out: ["release", "--checkpoint", c.ck, "--out", out],
     "train --out": lambda c, out: [*TRAIN, "--data", c.corpus, "--max-steps", 2, "--out", out],
     "export --out": lambda c, out: ["export", "--checkpoint", c.ck, "--out", out],
+    "train --metrics-json": lambda c, out: [*TRAIN, "--data", c.corpus, "--max-steps", 2,
+                                            "--out", c.new, "--metrics-json", out],
 }
 
 
