@@ -1849,6 +1849,8 @@ NON_UTF8 = {
     "export --out": lambda c, out: ["export", "--checkpoint", c.ck, "--out", out],
     "train --metrics-json": lambda c, out: [*TRAIN, "--data", c.corpus, "--max-steps", 2,
                                             "--out", c.new, "--metrics-json", out],
+    "train --resume in place": lambda c, out: ["train", "--data", c.corpus, "--resume", out,
+                                               "--max-steps", 12],
 }
 
 
@@ -1856,6 +1858,8 @@ NON_UTF8 = {
 @pytest.mark.parametrize("which", [pytest.param(w, marks=PENDING) for w in NON_UTF8])
 def test_a_file_name_that_is_not_utf8(case, which):
     out = os.fsencode(case.tmp) + b"/caf\xe9.npz"  # a Latin-1 name on a UTF-8 system
+    if "resume" in which:
+        shutil.copy(case.ck, out)
     r = cli(*NON_UTF8[which](case, out))
     assert_quiet_ok(r)
     assert os.path.exists(out)
