@@ -290,7 +290,10 @@ def tmpfs(tmp_path):
         return d
 
     def ro(d):
-        subprocess.run(["mount", "-o", "remount,ro", str(d)], check=True)
+        done = subprocess.run(["mount", "-o", "remount,ro", str(d)], capture_output=True,
+                              text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot remount a tmpfs read-only here: {done.stderr.strip()}")
 
     yield SimpleNamespace(mount=mount, ro=ro)
     for d in reversed(mounted):
