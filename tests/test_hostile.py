@@ -558,6 +558,24 @@ def test_a_second_training_on_the_same_out_stops_at_once_naming_the_first(case):
     assert_kept(before, case.tmp, new=["run.npz"])
 
 
+def test_two_trainings_started_at_the_same_instant(case):
+    out = case.tmp / "run.npz"
+    before = snapshot(case.tmp)
+    argv = [*TRAIN, "--data", case.corpus, "--max-steps", 100000, "--time-budget", 30,
+            "--out", out, "--overwrite"]
+    with spawn(*argv) as a, spawn(*argv) as b:
+        assert wait_for(lambda: a.poll() is not None or b.poll() is not None, timeout=30)
+        loser, winner = (a, b) if a.poll() is not None else (b, a)
+        lost = finish(loser)
+        assert wait_for(out.exists)
+        winner.send_signal(signal.SIGTERM)
+        won = finish(winner)
+    assert_error(lost, "another training", str(winner.pid))
+    assert_one_line(won, (143, -signal.SIGTERM))
+    assert_kept(before, case.tmp, new=["run.npz"])
+    loadable(out)
+
+
 def test_a_killed_training_does_not_lock_its_checkpoint_forever(case):
     out = case.tmp / "run.npz"
     with spawn(*TRAIN, "--data", case.corpus, "--max-steps", 100000, "--time-budget", 30,
