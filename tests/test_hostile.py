@@ -576,6 +576,34 @@ def test_two_trainings_started_at_the_same_instant(case):
     loadable(out)
 
 
+@PENDING  # the lock is opened through the link: precious.txt becomes the run's pid
+def test_a_symlink_planted_at_the_lock_name_is_not_followed(case):
+    """The lock's name is predictable; a link planted there (by an unlucky script or by
+    another user of a shared directory) must not make the training write through it."""
+    out = case.tmp / "run.npz"
+    with spawn(*TRAIN, "--data", case.corpus, "--max-steps", 100000, "--time-budget", 30,
+               "--out", out) as p:
+        assert wait_for(out.exists)
+        locks = [n for n in os.listdir(case.tmp) if n.startswith(".lstm_core.")
+                 and n.endswith(".lock")]
+        p.send_signal(signal.SIGTERM)
+        finish(p)
+    if not locks:
+        pytest.skip("no lock file beside the checkpoint to plant a link at")
+    precious = case.tmp / "precious.txt"
+    precious.write_text("my precious notes")
+    (case.tmp / locks[0]).symlink_to(precious)
+    before = snapshot(case.tmp)
+    del before[locks[0]]  # the planted link itself may go
+    r = cli(*TRAIN, "--data", case.corpus, "--max-steps", 2, "--out", out, "--overwrite")
+    no_traceback(r)
+    assert precious.read_text() == "my precious notes"
+    if r.rc != 0:
+        assert_error(r)
+    del before["run.npz"]
+    assert_kept(before, case.tmp, new=["run.npz"], may_appear=[locks[0]])
+
+
 def test_a_killed_training_does_not_lock_its_checkpoint_forever(case):
     out = case.tmp / "run.npz"
     with spawn(*TRAIN, "--data", case.corpus, "--max-steps", 100000, "--time-budget", 30,
