@@ -604,6 +604,16 @@ def test_a_symlink_planted_at_the_lock_name_is_not_followed(case):
     assert_kept(before, case.tmp, new=["run.npz"], may_appear=[locks[0]])
 
 
+def test_a_diverged_run_keeps_its_last_checkpoint_and_leaves_no_lock(case):
+    out = case.tmp / "run.npz"
+    before = snapshot(case.tmp)
+    r = cli(*TRAIN, "--data", case.corpus, "--max-steps", 50, "--lr", 1e30, "--warmup-steps", 1,
+            "--eval-every", 1, "--out", out)
+    assert_error(r, "loss became", "run.npz")
+    assert_kept(before, case.tmp, new=["run.npz"])
+    assert 1 <= loadable(out)["step"] < 50
+
+
 def test_a_killed_training_does_not_lock_its_checkpoint_forever(case):
     out = case.tmp / "run.npz"
     with spawn(*TRAIN, "--data", case.corpus, "--max-steps", 100000, "--time-budget", 30,
