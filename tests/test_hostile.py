@@ -1990,8 +1990,7 @@ NON_UTF8 = {
 }
 
 
-# OutputLock hashes str(path).encode(): UnicodeEncodeError on the surrogate, a traceback
-@pytest.mark.parametrize("which", [pytest.param(w, marks=PENDING) for w in NON_UTF8])
+@pytest.mark.parametrize("which", list(NON_UTF8))
 def test_a_file_name_that_is_not_utf8(case, which):
     out = os.fsencode(case.tmp) + b"/caf\xe9.npz"  # a Latin-1 name on a UTF-8 system
     if "resume" in which:
