@@ -1124,14 +1124,14 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
     with lock:
         try:
             return _train_run(cfg, vocab, streams, n_windows, len(train_ids), val_ids, ckpt,
-                              out, metrics_json, verbose, stop_at)
+                              out, metrics_json, verbose, stop_at, lock)
         except (KeyboardInterrupt, Terminated) as e:
             e.checkpoint = out if out is not None and out.exists() else None
             raise
 
 
 def _train_run(cfg, vocab, streams, n_windows, n_train, val_ids, ckpt, out, metrics_json,
-               verbose, stop_at) -> TrainResult:
+               verbose, stop_at, lock) -> TrainResult:
     """The loop of `train`, once its inputs and outputs are checked."""
     T, B = cfg.seq_len, cfg.batch_size
     if ckpt is None:
@@ -1167,6 +1167,7 @@ def _train_run(cfg, vocab, streams, n_windows, n_train, val_ids, ckpt, out, metr
 
     def save():
         if out is not None:
+            lock.refresh()
             save_checkpoint(out, params=params, opt=opt, state=state, vocab=vocab, cfg=cfg,
                             step=step, window=window, elapsed=elapsed, rng=rng,
                             history=history)
@@ -1493,7 +1494,7 @@ class OutputLock:
 
     def __init__(self, path):
         self.path = Path(path)
-        key = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:12]
+        key = hashlib.sha1(os.fsencode(self.path.resolve())).hexdigest()[:12]
         self.lock_path = self.path.resolve().parent / f"{TEMP_PREFIX}{key}.lock"
         self.fd = None
 
@@ -1502,7 +1503,7 @@ class OutputLock:
         if fcntl is None or not self.lock_path.exists():
             return None
         try:
-            fd = os.open(self.lock_path, os.O_RDONLY)
+            fd = os.open(self.lock_path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
             return None
         try:
@@ -1521,7 +1522,8 @@ class OutputLock:
         try:
             self.lock_path.parent.mkdir(parents=True, exist_ok=True)
             while True:
-                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+                nofollow = getattr(os, "O_NOFOLLOW", 0)  # a symlink there is refused
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | nofollow, 0o644)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -1542,6 +1544,21 @@ class OutputLock:
             os.write(fd, str(os.getpid()).encode())
         self.fd = fd
         return self
+
+    def refresh(self) -> None:
+        """Before each save: if the lock file was removed (its directory deleted and made
+        again), take it anew, so that the lock keeps covering the checkpoint."""
+        if self.fd is None:
+            return
+        try:
+            current = os.stat(self.lock_path, follow_symlinks=False)
+            if os.path.samestat(os.fstat(self.fd), current):
+                return
+        except OSError:
+            pass
+        os.close(self.fd)
+        self.fd = None
+        self.__enter__()
 
     def __exit__(self, *exc):
         if self.fd is not None:
