@@ -149,6 +149,24 @@ def cpu_seconds(pid) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+_SCRATCH = []  # the module's scratch folder, under pytest's basetemp (see `scratch`)
+
+
+def scratch_dir():
+    """A fresh temporary directory, removed on exit; under pytest's basetemp, so that what
+    a killed run leaves there goes with pytest's own clean-up of old runs."""
+    import tempfile
+
+    return tempfile.TemporaryDirectory(dir=_SCRATCH[0] if _SCRATCH else None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scratch(tmp_path_factory):
+    _SCRATCH.append(tmp_path_factory.mktemp("scratch"))
+    yield
+    _SCRATCH.clear()
+
+
 def snapshot(root) -> dict:
     """relative path -> sha256 (files), 'dir', 'link:TARGET' or 'special:MODE', for
     everything under root (symlinks not followed)."""
@@ -391,8 +409,6 @@ def test_random_paths_for_inputs_and_outputs(base, data, capfd):
     --metrics-json: an output that is an input or another output is refused naming both
     flags, an existing one needs --overwrite, and the corpus is never touched. (A dangling
     link as an output may be refused as "not a regular file".)"""
-    import tempfile
-
     draw = data.draw
     resume = draw(st.sampled_from([None, "model.npz", "link_model"]), label="--resume")
     flags = {"--data": draw(st.sampled_from(_POOL[:3]), label="--data")}
@@ -405,7 +421,7 @@ def test_random_paths_for_inputs_and_outputs(base, data, capfd):
     if metrics:
         flags["--metrics-json"] = metrics
     overwrite = draw(st.booleans(), label="--overwrite")
-    with tempfile.TemporaryDirectory() as d:
+    with scratch_dir() as d:
         d = Path(d)
         shutil.copy(base.corpus, d / "corpus.txt")
         shutil.copy(base.ck, d / "model.npz")
@@ -1135,9 +1151,7 @@ def test_two_random_flags_at_once(base, data, capfd):
         else:
             bad.append(flag)
         raws.append(f"{flag}={raw}")
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
+    with scratch_dir() as d:
         status, out, err = call_main([*TRAIN, "--data", base.corpus, "--max-steps", 2,
                                       "--out", Path(d) / "m.npz", *raws], capfd)
         left = os.listdir(d)
@@ -1251,9 +1265,7 @@ def _check_flag(table, data, capfd, argv_of, ok_statuses=(0,)):
     verdict = False if value is None else valid(value)
     if verdict is not False:
         assume(cheap(value))
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
+    with scratch_dir() as d:
         argv = argv_of(Path(d), verdict is False) + [f"{flag}={raw}"]
         status, out, err = call_main(argv, capfd)
         left = sorted(os.listdir(d))
@@ -1318,9 +1330,7 @@ _NAME_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="
 @settings(max_examples=25, **HYPO)
 @given(name=st.text(_NAME_CHARS, min_size=1, max_size=60))
 def test_random_file_names_for_out(base, name, capfd):
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
+    with scratch_dir() as d:
         target = Path(d) / name
         status, out, err = call_main([*TRAIN, "--data", base.corpus, "--max-steps", 1,
                                       "--out", target], capfd)
@@ -1340,9 +1350,7 @@ _TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)
                       st.tuples(st.sampled_from([b"", b"\xef\xbb\xbf", b"\x00", b"\xff"]),
                                 _TEXT.map(lambda t: (t * 40).encode())).map(b"".join)))
 def test_random_bytes_as_a_corpus(blob, capfd):
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
+    with scratch_dir() as d:
         corpus = Path(d) / "c.txt"
         corpus.write_bytes(blob)
         status, out, err = call_main([*TRAIN, "--data", corpus, "--max-steps", 1,
@@ -1621,9 +1629,7 @@ _META_BAD = {
 
 
 def _run_edited(base, capfd, edit, command, either=False):
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
+    with scratch_dir() as d:
         bad = Path(d) / "bad.npz"
         meta, arrays = read_ckpt(base.ck)
         edit(meta, arrays)
