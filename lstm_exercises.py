@@ -1431,9 +1431,9 @@ def _read_prime_variant(mistake=None):
             hs, cache = lc.lstm_layer_forward(xw, zeros, zeros, params["W_h0"])
             logits = hs[1] @ params["W_y"] + params["b_y"]
             return logits[0], (hs[1][None], cache[1][1][None])
-        if mistake == "batch":
+        if mistake == "batch":  # len(prime) streams of one step, where one stream belongs
             logits, state, _ = lc.forward(params, ids[None, :])
-            return logits[-1], state
+            return logits[-1, 0], state
         if mistake == "last_only":
             ids = ids[-1:]
         if mistake == "reversed":

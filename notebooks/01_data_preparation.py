@@ -48,6 +48,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import lstm_core as lc
+import lstm_exercises as ex
 
 plt.style.use("lstm.mplstyle")
 np.set_printoptions(precision=4, suppress=True)
@@ -258,17 +259,33 @@ print(f"{in_val.sum()} characters occur in validation, {in_train.sum()} in train
 # and lays them out as the rows of a $(B, N)$ array. The targets are the same array shifted
 # by one character: the target at each position is the next character of the text.
 
+# %% tags=["exercise"]
+def make_streams(ids, B):
+    """Cut the ids (n,) of a text into B contiguous streams, for truncated BPTT.
+
+    Returns inputs and targets, int arrays of shape (B, N) with N = (n - 1) // B: row s
+    is the s-th of B equal, consecutive slices of the text, and targets[s, j] is the
+    character after inputs[s, j] (the same slice, shifted by one).
+    """
+    N = (len(ids) - 1) // B
+    inputs = ids[: B * N].reshape(B, N)
+    targets = ids[1 : B * N + 1].reshape(B, N)
+    return inputs, targets
+
+
+# %%
+make_streams = ex.check_make_streams(make_streams)
+
 # %%
 B, T = 4, 12  # small, to print; training uses B = 64, T = 100
-N = (len(train_ids) - 1) // B
-inputs = train_ids[: B * N].reshape(B, N)
-targets = train_ids[1 : B * N + 1].reshape(B, N)
+inputs, targets = make_streams(train_ids, B)
+N = inputs.shape[1]
 
 streams = lc.make_streams(train_ids, B)
 assert streams[0].shape == streams[1].shape == (B, N)
 np.testing.assert_array_equal(inputs, streams[0])
 np.testing.assert_array_equal(targets, streams[1])
-print(f"hand-written reshape == lc.make_streams: inputs and targets of shape (B, N) = "
+print(f"make_streams == lc.make_streams: inputs and targets of shape (B, N) = "
       f"({B}, {N:,})")
 print(f"{len(train_ids) - B * N} characters at the end of the training ids are left over")
 
@@ -278,15 +295,31 @@ print(f"{len(train_ids) - B * N} characters at the end of the training ids are l
 # what the forward pass consumes at step $t$. `lc.num_windows` says how many whole windows
 # fit in a stream.
 
+# %% tags=["exercise"]
+def get_window(streams, k, T):
+    """Window k of every stream, time-major.
+
+    streams: (inputs, targets), each (B, N). Returns x and y, each (T, B): x[t, s] is
+    character k*T + t of stream s, and y[t, s] its target.
+    """
+    inputs, targets = streams
+    window = slice(k * T, (k + 1) * T)
+    return inputs[:, window].T, targets[:, window].T
+
+
+# %%
+get_window = ex.check_get_window(get_window)
+
 # %%
 n_windows = lc.num_windows(streams, T)
 assert n_windows == N // T
 for k in [0, 1, n_windows - 1]:
-    x, y = lc.get_window(streams, k, T)
+    x, y = get_window((inputs, targets), k, T)
     assert x.shape == y.shape == (T, B)
-    np.testing.assert_array_equal(x, inputs[:, k * T : (k + 1) * T].T)
-    np.testing.assert_array_equal(y, targets[:, k * T : (k + 1) * T].T)
-print(f"hand-written slicing == lc.get_window for windows 0, 1 and {n_windows - 1:,} "
+    x_lc, y_lc = lc.get_window(streams, k, T)
+    np.testing.assert_array_equal(x, x_lc)
+    np.testing.assert_array_equal(y, y_lc)
+print(f"get_window == lc.get_window for windows 0, 1 and {n_windows - 1:,} "
       f"(the last of {n_windows:,}); x and y have shape (T, B) = ({T}, {B})")
 
 # %% [markdown]

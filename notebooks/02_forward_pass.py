@@ -48,6 +48,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import lstm_core as lc
+import lstm_exercises as ex
 
 plt.style.use("lstm.mplstyle")
 np.set_printoptions(precision=4, suppress=True)
@@ -317,11 +318,20 @@ print("one step by hand == lc.forward: logits of shape", logits_lc[0].shape)
 # ## 4. A whole window
 #
 # A window is the same step applied $T$ times, each step starting from the state the
-# previous one left. We collect the seven equations into `lstm_step` and loop.
+# previous one left. We collect the seven equations into `lstm_step`, which cuts the
+# fused matrices of `params` into their gate blocks as section 1 did, and loop.
 
-# %%
-def lstm_step(x_t, h_prev, c_prev):
-    """One step, the four gates computed separately. Returns h_t, c_t, each (B, H)."""
+# %% tags=["exercise"]
+def lstm_step(x_t, h_prev, c_prev, params):
+    """One step of the first layer, the four gates computed separately.
+
+    x_t: (B,) character ids; h_prev, c_prev: (B, H), the state after step t - 1; params:
+    the dict of lc.init_params, whose W_x0 (V, 4H), W_h0 (H, 4H) and b0 (4H,) hold the
+    gates i, f, g, o side by side (section 1). Returns h_t and c_t, each (B, H).
+    """
+    W_xi, W_xf, W_xg, W_xo = np.split(params["W_x0"], 4, axis=1)
+    W_hi, W_hf, W_hg, W_ho = np.split(params["W_h0"], 4, axis=1)
+    b_i, b_f, b_g, b_o = np.split(params["b0"], 4)
     i = sigmoid(W_xi[x_t] + h_prev @ W_hi + b_i)
     f = sigmoid(W_xf[x_t] + h_prev @ W_hf + b_f)
     g = np.tanh(W_xg[x_t] + h_prev @ W_hg + b_g)
@@ -331,16 +341,28 @@ def lstm_step(x_t, h_prev, c_prev):
     return h, c
 
 
-def forward_loop(x, h, c):
-    """Logits (T, B, V) for the window x (T, B), and the final state (h, c)."""
+# %%
+lstm_step = ex.check_lstm_step(lstm_step)
+
+# %% tags=["exercise"]
+def forward_loop(x, h, c, params):
+    """The first layer and the output layer over a window.
+
+    x: (T, B) character ids; h, c: (B, H), the state carried in; params as for lstm_step,
+    with W_y (H, V) and b_y (V,). Returns the logits (T, B, V) and the final h and c.
+    """
     logits = []
     for t in range(len(x)):
-        h, c = lstm_step(x[t], h, c)
-        logits.append(h @ W_y + b_y)
+        h, c = lstm_step(x[t], h, c, params)
+        logits.append(h @ params["W_y"] + params["b_y"])
     return np.stack(logits), h, c
 
 
-logits, h_T, c_T = forward_loop(x, h_prev, c_prev)
+# %%
+forward_loop = ex.check_forward_loop(forward_loop)
+
+# %%
+logits, h_T, c_T = forward_loop(x, h_prev, c_prev, params)
 assert logits.shape == (T, B, V) and h_T.shape == c_T.shape == (B, H)
 
 logits_lc, (h_lc, c_lc), _ = lc.forward(params, x, (h_prev[None], c_prev[None]))
@@ -504,11 +526,17 @@ for w in caught:
 # fourth digit. A gate multiplies numbers of order 1, so an error of $10^{-7}$ in it does not
 # matter.
 
-# %%
+# %% tags=["exercise"]
 def stable_sigmoid(z):
+    """The logistic sigmoid 1 / (1 + e^-z) of every entry of z (any shape, float32 or
+    float64), computed without an overflow for any z."""
     return 0.5 + 0.5 * np.tanh(0.5 * z)
 
 
+# %%
+stable_sigmoid = ex.check_stable_sigmoid(stable_sigmoid)
+
+# %%
 with np.errstate(all="raise"):  # any overflow would now raise an exception
     s64 = stable_sigmoid(z)
     s32 = stable_sigmoid(z.astype(np.float32))
@@ -553,12 +581,18 @@ for w in caught:
 #
 # $$\operatorname{softmax}(l)_k = \frac{e^{l_k - m}}{\sum_j e^{l_j - m}}, \qquad m = \max_j l_j.$$
 
-# %%
+# %% tags=["exercise"]
 def stable_softmax(l):
+    """The softmax of logits l (..., V) over the last axis: probabilities of the same
+    shape, each row summing to 1, computed without an overflow for any logits."""
     e = np.exp(l - l.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
+# %%
+stable_softmax = ex.check_stable_softmax(stable_softmax)
+
+# %%
 with np.errstate(all="raise"):
     probs = stable_softmax(logits_demo)
 print("stable softmax:\n", probs)
@@ -594,10 +628,25 @@ x_v, y_v = lc.get_window(lc.make_streams(val_ids, B_v), 0, T_v)
 logits_v, _, cache_v = lc.forward(params_big, x_v)
 assert logits_v.shape == (T_v, B_v, V)
 
-p_v = lc.softmax(logits_v)
-p_target = np.take_along_axis(p_v, y_v[..., None], axis=-1)[..., 0]  # p_{t,s}[y_{t,s}]
-assert p_target.shape == (T_v, B_v)
-loss_hand = -np.mean(np.log(p_target))
+
+# %% tags=["exercise"]
+def cross_entropy_loss(logits, y):
+    """The mean cross-entropy of a window, in nats per character.
+
+    logits: (T, B, V); y: (T, B) the ids of the characters that follow. Returns the mean
+    over all T·B positions of -ln p[y], p = softmax(logits) over the V characters.
+    """
+    p = stable_softmax(logits)
+    p_target = np.take_along_axis(p, y[..., None], axis=-1)[..., 0]  # p_{t,s}[y_{t,s}]
+    return -np.mean(np.log(p_target))
+
+
+# %%
+cross_entropy_loss = ex.check_cross_entropy_loss(cross_entropy_loss)
+
+# %%
+loss_hand = cross_entropy_loss(logits_v, y_v)
+p_v = lc.softmax(logits_v)  # the predicted distributions, (T, B, V)
 loss, _ = lc.cross_entropy(logits_v, y_v)
 np.testing.assert_allclose(loss_hand, loss, rtol=1e-12)
 print(f"hand-written cross-entropy == lc.cross_entropy over a ({T_v}, {B_v}) window")

@@ -50,6 +50,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import lstm_core as lc
+import lstm_exercises as ex
 
 plt.style.use("lstm.mplstyle")
 np.set_printoptions(precision=4, suppress=True)
@@ -319,7 +320,38 @@ assert dh_from_step_T.shape == dc_from_step_T.shape == (B, H)
 # of every step, numbered like the forward arrays; their zero row $T + 1$ plays
 # $dz_{T+1} = 0$ and $dc_{T+1} = 0$, so the loop needs no special case for the last step.
 
+# %% [markdown]
+# One step of the loop is a function of its own, `lstm_step_backward`: the lines of
+# section 2 for any $t$. The loop hands it what step $t$ needs: the gradient that reaches
+# $h_t$ from the output of step $t$, and $dz_{t+1}$, $dc_{t+1}$ from step $t + 1$.
+
+# %% tags=["exercise"]
+def lstm_step_backward(t, fw, dout, dz_next, dc_next, W_h):
+    """One step of backpropagation through time: the lines of section 2 at step t (1..T).
+
+    fw: the dict of forward_steps (rows indexed by t; row T + 1 is zero). dout: (B, H),
+    dlogits_t W_y^T, the gradient that reaches h_t from the output of step t. dz_next:
+    (B, 4H) and dc_next: (B, H), dz_{t+1} and dc_{t+1} from step t + 1 (zeros at t = T).
+    W_h: (H, 4H). Returns dh_t and dc_t, each (B, H), and dz_t (B, 4H), the gates in the
+    order i, f, g, o.
+    """
+    i, f, g, o = fw["i"][t], fw["f"][t], fw["g"][t], fw["o"][t]
+    tanh_c, c_prev, f_next = fw["tanh_c"][t], fw["c"][t - 1], fw["f"][t + 1]
+    dh = dout + dz_next @ W_h.T  # the output at t, and the gates of step t+1
+    dc = dh * o * (1 - tanh_c**2) + dc_next * f_next  # through h_t, and through c_{t+1}
+    do = dh * tanh_c
+    di = dc * g
+    dg = dc * i
+    df = dc * c_prev
+    dz = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g**2),
+                         do * o * (1 - o)], axis=1)
+    return dh, dc, dz
+
+
 # %%
+lstm_step_backward = ex.check_lstm_step_backward(lstm_step_backward)
+
+# %% tags=["exercise"]
 def lstm_backward(params, fw, dlogits):
     """Backpropagation through time for one LSTM layer and the output layer.
 
@@ -329,8 +361,7 @@ def lstm_backward(params, fw, dlogits):
     gradient of every step, dh[t] = dL/dh_t.
     """
     W_h, W_y = params["W_h0"], params["W_y"]
-    x, i, f, g, o = fw["x"], fw["i"], fw["f"], fw["g"], fw["o"]
-    c, tanh_c, h = fw["c"], fw["tanh_c"], fw["h"]
+    x, h = fw["x"], fw["h"]
     T, B = x.shape
     H = W_h.shape[0]
     grads = {name: np.zeros_like(p) for name, p in params.items()}
@@ -340,23 +371,21 @@ def lstm_backward(params, fw, dlogits):
     for t in range(T, 0, -1):
         grads["W_y"] += h[t].T @ dlogits[t]
         grads["b_y"] += dlogits[t].sum(axis=0)
-        dh[t] = dlogits[t] @ W_y.T + dz[t + 1] @ W_h.T  # output at t, and step t+1
-        dc[t] = dh[t] * o[t] * (1 - tanh_c[t] ** 2) + dc[t + 1] * f[t + 1]  # h_t, and c_{t+1}
-        do = dh[t] * tanh_c[t]
-        di = dc[t] * g[t]
-        dg = dc[t] * i[t]
-        df = dc[t] * c[t - 1]
-        dz[t] = np.concatenate([di * i[t] * (1 - i[t]), df * f[t] * (1 - f[t]),
-                                dg * (1 - g[t] ** 2), do * o[t] * (1 - o[t])], axis=1)
+        dh[t], dc[t], dz[t] = lstm_step_backward(t, fw, dlogits[t] @ W_y.T, dz[t + 1],
+                                                 dc[t + 1], W_h)
         np.add.at(grads["W_x0"], x[t - 1], dz[t])
         grads["W_h0"] += h[t - 1].T @ dz[t]
         grads["b0"] += dz[t].sum(axis=0)
     dh[0] = dz[1] @ W_h.T
-    dc[0] = dc[1] * f[1]
+    dc[0] = dc[1] * fw["f"][1]
     grads["h0"], grads["c0"] = dh[0], dc[0]
     return grads, dh, dc, dz
 
 
+# %%
+lstm_backward = ex.check_lstm_backward(lstm_backward)
+
+# %%
 grads, dh, dc, dz = lstm_backward(params, fw, dlogits)
 for name, p in params.items():
     assert grads[name].shape == p.shape
@@ -829,6 +858,25 @@ plt.show()
 # larger by the number of positions, here $TB = 400$; we do the same, so that its clipping
 # has something to clip.
 
+# %% [markdown]
+# Written out, clipping by global norm takes a few lines (`lc.clip_by_global_norm` adds
+# $10^{-6}$ to the norm before dividing, so that it never divides by zero):
+
+# %% tags=["exercise"]
+def clip_by_global_norm(grads, max_norm):
+    """Scale every gradient of the dict grads, in place, by one factor max_norm / ||g||
+    when their global norm ||g|| (the square root of the sum of all their squared entries)
+    exceeds max_norm. Returns ||g|| before clipping."""
+    norm = np.sqrt(sum(np.sum(g**2) for g in grads.values()))
+    if norm > max_norm:
+        for g in grads.values():
+            g *= max_norm / norm
+    return norm
+
+
+# %%
+clip_by_global_norm = ex.check_clip_by_global_norm(clip_by_global_norm)
+
 # %%
 text = lc.load_corpus()
 vocab = lc.Vocabulary.from_text(text)
@@ -851,7 +899,7 @@ def cosine(a, b):
 g_raw = flat(grads_sum)
 elementwise = {name: np.clip(gr, -1, 1) for name, gr in grads_sum.items()}
 by_norm = {name: gr.copy() for name, gr in grads_sum.items()}
-norm_before = lc.clip_by_global_norm(by_norm, 1.0)  # scales by_norm in place
+norm_before = clip_by_global_norm(by_norm, 1.0)  # scales by_norm in place
 np.testing.assert_allclose(norm_before, np.linalg.norm(g_raw), rtol=1e-12)
 
 nonzero = g_raw != 0  # rows of W_x0 for characters absent from the window stay zero

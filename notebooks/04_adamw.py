@@ -50,6 +50,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import lstm_core as lc
+import lstm_exercises as ex
 
 plt.style.use("lstm.mplstyle")
 np.set_printoptions(precision=4, suppress=True)
@@ -150,8 +151,14 @@ def momentum(params, grads, u, lr, mu=0.9):
 # The defaults are those of `lc.Config` ($\beta_2 = 0.99$; PyTorch's default is 0.999).
 
 
-# %%
+# %% tags=["exercise"]
 def adam(params, grads, m, v, t, lr, beta1=0.9, beta2=0.99, eps=1e-8):
+    """One Adam step, in place, on every tensor of the dict params.
+
+    grads, m, v: dicts with the keys and shapes of params; m and v, the running averages
+    of the gradient and of its square, are updated in place. t: the number of this step,
+    1, 2, ...; lr: the learning rate.
+    """
     for name, p in params.items():
         g = grads[name]
         m[name] = beta1 * m[name] + (1 - beta1) * g
@@ -159,6 +166,10 @@ def adam(params, grads, m, v, t, lr, beta1=0.9, beta2=0.99, eps=1e-8):
         m_hat = m[name] / (1 - beta1**t)
         v_hat = v[name] / (1 - beta2**t)
         p -= lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+# %%
+adam = ex.check_adam(adam)
 
 
 # %% [markdown]
@@ -184,14 +195,21 @@ def adam(params, grads, m, v, t, lr, beta1=0.9, beta2=0.99, eps=1e-8):
 # $\eta\lambda = 3 \cdot 10^{-5}$ per step printed in the check below.
 
 
-# %%
+# %% tags=["exercise"]
 def adamw(params, grads, m, v, t, lr, beta1=0.9, beta2=0.99, eps=1e-8, wd=0.01):
+    """One AdamW step, in place: every weight matrix (lc.is_decayed) multiplied by
+    1 - lr * wd, then the Adam step of `adam` on every tensor. Arguments as for adam;
+    wd: the weight decay."""
     for name, p in params.items():
         if lc.is_decayed(name):
             p *= 1 - lr * wd
     adam(params, grads, m, v, t, lr, beta1, beta2, eps)
 
 
+# %%
+adamw = ex.check_adamw(adamw)
+
+# %%
 print({name: lc.is_decayed(name) for name in ["W_x0", "W_h0", "b0", "W_y", "b_y"]})
 
 # %% [markdown]

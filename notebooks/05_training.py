@@ -46,6 +46,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import lstm_core as lc
+import lstm_exercises as ex
 
 plt.style.use("lstm.mplstyle")
 np.set_printoptions(precision=4, suppress=True)
@@ -173,9 +174,12 @@ plt.show()
 #
 # Dropout (when `dropout > 0`) draws its masks from `rng`, a generator of its own.
 
-# %%
+# %% tags=["exercise"]
 def train_step(params, opt, x, y, state, lr, grad_clip, dropout=0.0, rng=None):
-    """One window. Returns (loss in nats/char, gradient norm before clipping, final state)."""
+    """One optimisation step on one window x, y (T, B), from the carried state (h, c),
+    each (L, B, H): forward (with dropout drawn from rng), loss, backward, clipping to
+    global norm grad_clip, then opt.step at the learning rate lr. Returns (the loss in
+    nats/char, the gradient norm before clipping, the final state)."""
     logits, state, cache = lc.forward(params, x, state, dropout=dropout, rng=rng)
     loss, dlogits = lc.cross_entropy(logits, y)
     grads, _ = lc.backward(dlogits, cache)  # the gradient w.r.t. the initial state is dropped
@@ -184,6 +188,10 @@ def train_step(params, opt, x, y, state, lr, grad_clip, dropout=0.0, rng=None):
     return loss, norm, state
 
 
+# %%
+train_step = ex.check_train_step(train_step)
+
+# %%
 params_a = lc.init_params(V, 64, 1, seed=0, dtype="float64")
 params_b = {name: p.copy() for name, p in params_a.items()}
 opt_a, opt_b = lc.AdamW(params_a), lc.AdamW(params_b)
@@ -409,9 +417,11 @@ for name, loss in [("uniform over V characters", np.log(V)),
 # the cumulative distribution: with $u \sim U(0, 1)$, pick the first $j$ whose cumulative
 # probability reaches $u$.
 
-# %%
+# %% tags=["exercise"]
 def sample_next(z, tau, top_k, rng):
-    """One id per row of logits z (B, V)."""
+    """One id per row of the logits z (B, V): the logits divided by the temperature tau,
+    all but the top_k largest set to -inf (None: keep all), the softmax, then a draw by
+    inverting the cumulative distribution with u = rng.random((B, 1)). Returns (B,) ids."""
     z = z.astype(np.float64) / tau
     if top_k is not None and top_k < z.shape[1]:
         kth_largest = np.sort(z, axis=1)[:, -top_k][:, None]
@@ -421,6 +431,10 @@ def sample_next(z, tau, top_k, rng):
     return np.minimum((p.cumsum(axis=1) < u).sum(axis=1), z.shape[1] - 1)
 
 
+# %%
+sample_next = ex.check_sample_next(sample_next)
+
+# %%
 z_test = np.random.default_rng(0).normal(0, 2, (1000, V))
 for tau, top_k in [(1.0, None), (0.5, None), (1.5, 5)]:
     mine = sample_next(z_test, tau, top_k, np.random.default_rng(7))
@@ -430,6 +444,25 @@ for tau, top_k in [(1.0, None), (0.5, None), (1.5, 5)]:
         (z_test >= np.sort(z_test, axis=1)[:, -top_k][:, None])[np.arange(1000), mine])
 print("sample_next == lc.sample_next on 1,000 rows at (τ, k) = (1, none), (0.5, none), "
       "(1.5, 5); top-k draws stay in the top k")
+
+# %% [markdown]
+# Sampling starts from a prime, the text that the model continues. `read_prime` feeds it
+# one character per step, one stream of `len(prime)` steps, so that the state has
+# read the prime in order and the last logits predict the character after it:
+
+# %% tags=["exercise"]
+def read_prime(params, ids):
+    """Feed the prime ids (n,) to the model one character per step, from the zero state.
+
+    Returns the logits (V,) of the last step, which predict the character after the
+    prime, and the state (h, c), each (L, 1, H), that sampling continues from.
+    """
+    logits, state, _ = lc.forward(params, ids[:, None])  # one stream, T = n steps
+    return logits[-1, 0], state
+
+
+# %%
+read_prime = ex.check_read_prime(read_prime)
 
 # %% [markdown]
 # `lc.sample` feeds the prime one character per step, each as its own input, then

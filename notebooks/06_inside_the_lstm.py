@@ -46,6 +46,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import lstm_core as lc
+import lstm_exercises as ex
 
 plt.style.use("lstm.mplstyle")
 np.set_printoptions(precision=4, suppress=True)
@@ -207,15 +208,20 @@ for name, value in features_of(demo).items():
 #   text by a random offset (same feature, same cells, no alignment), over 20 offsets;
 # - **held-out**: the winner's $r$ on passage B, which the search never saw.
 
-# %%
+# %% tags=["exercise"]
 def correlate(a, feature):
-    """Pearson r of each column of a (N, H) with feature (N,)."""
+    """Pearson r of each column of a (N, H) with feature (N,): an array (H,) of
+    correlations in [-1, 1] (0 for a column that never changes)."""
     a = a - a.mean(axis=0)
     fc = feature - feature.mean()
     denom = np.sqrt((a * a).sum(axis=0) * (fc * fc).sum())
     return (a.T @ fc) / np.where(denom > 0, denom, 1.0)
 
 
+# %%
+correlate = ex.check_correlate(correlate)
+
+# %%
 rng = np.random.default_rng(0)
 shifts = rng.integers(1_000, n_A - 1_000, size=20)
 best = {}

@@ -5,8 +5,9 @@ Each lesson notebooks/NN_topic.ipynb becomes notebooks/exercises/NN_topic.ipynb:
 - every code cell tagged `exercise` keeps its `def` line(s) and docstring (the shapes and
   units), and its body becomes a `# TODO` and `raise NotImplementedError`;
 - every output is cleared;
-- everything else stays as in the lesson (links to the top of the repository are fixed
-  for the folder one level down), after a first cell that says what the notebook is.
+- everything else stays as in the lesson (links to the contents page and to the top of the
+  repository are fixed for the folder one level down; links to the other lessons lead to
+  their exercises), after a first cell that says what the notebook is.
 
 The exercises are never edited by hand: edit the lesson, re-execute it, run `make
 exercises`. notebooks/exercises/ is ignored by git, so a learner's work there never makes
@@ -95,8 +96,10 @@ def exercise_notebook(lesson: Path, handout=False):
                 except (SyntaxError, ValueError) as e:
                     raise ValueError(f"{lesson.name}, cell {number}: {e}") from None
         elif cell.cell_type == "markdown":
-            # the exercises sit one folder below the lessons
+            # the exercises sit one folder below the lessons: links up go one level further,
+            # the contents page is the lessons' (other lessons' links stay: their exercises)
             cell.source = re.sub(r"\]\(\.\./", "](../../", cell.source)
+            cell.source = cell.source.replace("](00_contents.ipynb", "](../00_contents.ipynb")
     link = lesson.stem if handout else f"[{lesson.stem}](../{lesson.stem}.ipynb)"
     banner = nbformat.v4.new_markdown_cell(BANNER.format(lesson=link))
     banner.metadata["tags"] = ["exercise-banner"]

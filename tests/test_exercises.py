@@ -8,6 +8,7 @@ variants inside the checker module, and the module's own variants are run throug
 checkers too.
 """
 
+import ast
 import re
 import sys
 from pathlib import Path
@@ -393,8 +394,8 @@ def synthetic_lesson(folder):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nb.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
-    md = nbformat.v4.new_markdown_cell("# 09 · Test\n[Contents](../README.md) · "
-                                       "[next](10_next.ipynb)")
+    md = nbformat.v4.new_markdown_cell("# 09 · Test\n[Contents](00_contents.ipynb) · "
+                                       "[README](../README.md) · [next](10_next.ipynb)")
     setup = nbformat.v4.new_code_cell("import numpy as np\nprint(np.pi)")
     setup.outputs = [nbformat.v4.new_output("stream", name="stdout", text="3.14159\n")]
     setup.execution_count = 1
@@ -422,7 +423,8 @@ def test_generator_turns_a_tagged_cell_into_a_stub_and_keeps_the_rest(tmp_path):
                for c in nb.cells if c.cell_type == "code")
     # untagged cells unchanged, links up fixed for the folder below
     assert setup.source == lesson.cells[1].source and use.source == lesson.cells[3].source
-    assert md.source == lesson.cells[0].source.replace("](../", "](../../")
+    assert md.source == ("# 09 · Test\n[Contents](../00_contents.ipynb) · "
+                         "[README](../../README.md) · [next](10_next.ipynb)")
     # the tagged cell: signatures and docstrings kept, bodies gone, still valid Python
     assert tagged.metadata["tags"] == ["exercise"]
     assert "def area(w, h):" in tagged.source and "def double(x):" in tagged.source
@@ -473,3 +475,129 @@ def test_generator_keeps_a_notebook_the_learner_has_worked_in(tmp_path):
 def test_generator_refuses_a_tagged_cell_it_cannot_stub(source):
     with pytest.raises(ValueError):
         gen.stub_source(source)
+LESSONS = gen.lessons()
+
+
+def tagged_functions(nb):
+    cells = [c for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
+    return [node.name for c in cells for node in ast.parse(c.source).body]
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_each_lesson_tags_exactly_the_exercises_its_checkers_know(lesson):
+    nb = nbformat.read(lesson, as_version=4)
+    assert sorted(tagged_functions(nb)) == sorted(ex.EXERCISES.get(lesson.stem, {}))
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_generated_exercise_notebook_runs_top_to_bottom(lesson, tmp_path):
+    """The exercise as a learner first opens it: every checker says "not done yet", no cell
+    fails, nothing is written to stderr."""
+    from nbclient import NotebookClient
+
+    gen.write_exercises([lesson], tmp_path, log=lambda msg: None)
+    nb = nbformat.read(tmp_path / f"{lesson.stem}.ipynb", as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.get("name") == "stderr"]
+    printed = "".join(o.get("text", "") for o in outputs)
+    for name in ex.EXERCISES.get(lesson.stem, {}):
+        assert f"{name}: not done yet." in printed
+    assert "passes every check" not in printed
+
+
+def tagged_cells(lesson):
+    nb = nbformat.read(lesson, as_version=4)
+    return [(k, c) for k, c in enumerate(nb.cells) if "exercise" in c.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("lesson", [p for p in LESSONS if p.stem in ex.EXERCISES],
+                         ids=lambda p: p.stem)
+def test_each_tagged_cell_is_followed_by_its_checker_which_passes_in_the_lesson(lesson):
+    nb = nbformat.read(lesson, as_version=4)
+    for k, cell in tagged_cells(lesson):
+        for name in [node.name for node in ast.parse(cell.source).body]:
+            checker = nb.cells[k + 1]
+            assert checker.source == f"{name} = ex.check_{name}({name})", checker.source
+            printed = "".join(o.get("text", "") for o in checker.outputs)
+            assert printed.endswith(f"{name} passes every check.\n"), printed
+
+
+def lesson_namespace(lesson):
+    """The lesson's tagged functions, defined as the lesson defines them."""
+    namespace = {"np": np, "lc": lc, "sigmoid": lambda z: 1 / (1 + np.exp(-z))}
+    for _, cell in tagged_cells(lesson):
+        exec(cell.source, namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("lesson", [p for p in LESSONS if p.stem in ex.EXERCISES],
+                         ids=lambda p: p.stem)
+def test_the_lessons_own_solutions_pass_their_checkers(lesson, capsys):
+    namespace = lesson_namespace(lesson)
+    for name, checker in ex.EXERCISES[lesson.stem].items():
+        assert checker(namespace[name]) is namespace[name]
+        assert capsys.readouterr().out.endswith(f"{name} passes every check.\n")
+
+
+# Mistakes planted into the lessons' own solutions, by editing their source.
+IN_LESSON = [
+    ("01_data_preparation", "make_streams", [("ids[1 : B * N + 1]", "ids[: B * N]")],
+     "targets equal the inputs"),
+    ("02_forward_pass", "lstm_step",
+     [(f"h_prev @ W_h{k} ", f"h_prev @ W_h{k}.T ") for k in "ifgo"], "transposed"),
+    ("02_forward_pass", "lstm_step",
+     [("W_xi, W_xf, W_xg, W_xo =", "W_xi, W_xf, W_xo, W_xg ="),
+      ("W_hi, W_hf, W_hg, W_ho =", "W_hi, W_hf, W_ho, W_hg ="),
+      ("b_i, b_f, b_g, b_o =", "b_i, b_f, b_o, b_g =")], "wrong order"),
+    ("02_forward_pass", "lstm_step", [("h = o * np.tanh(c)", "h = np.tanh(c)")],
+     "output gate is left out"),
+    ("02_forward_pass", "forward_loop",
+     [("        h, c = lstm_step(x[t], h, c, params)\n",
+       "        h_t, c_t = lstm_step(x[t], h, c, params)\n"),
+      ('logits.append(h @ params["W_y"]', 'logits.append(h_t @ params["W_y"]'),
+      ("return np.stack(logits), h, c", "return np.stack(logits), h_t, c_t")],
+     "not carried"),
+    ("02_forward_pass", "cross_entropy_loss",
+     [("-np.mean(np.log(p_target))", "-np.sum(np.log(p_target))")], "sum"),
+    ("03_backprop_through_time", "lstm_step_backward",
+     [("dg * (1 - g**2)", "dg * (1 - np.tanh(g) ** 2)")], "1 - tanh²"),
+    ("03_backprop_through_time", "lstm_step_backward",
+     [("dh = dout + dz_next @ W_h.T", "dh = dout")], "recurrent term of dh_t"),
+    ("03_backprop_through_time", "lstm_backward",
+     [('np.add.at(grads["W_x0"], x[t - 1], dz[t])', 'grads["W_x0"][x[t - 1]] += dz[t]')],
+     "np.add.at"),
+    ("03_backprop_through_time", "clip_by_global_norm",
+     [("    if norm > max_norm:\n        for g in grads.values():\n"
+       "            g *= max_norm / norm\n",
+       "    for g in grads.values():\n        np.clip(g, -max_norm, max_norm, out=g)\n")],
+     "element by element"),
+    ("04_adamw", "adam", [("(1 - beta1**t)", "(1 - beta1)"), ("(1 - beta2**t)", "(1 - beta2)")],
+     "1 - beta instead of 1 - beta**t"),
+    ("04_adamw", "adamw", [("if lc.is_decayed(name):", "if True:")], "biases are decayed"),
+    ("05_training", "train_step",
+     [("logits, state, cache = lc.forward(", "logits, new_state, cache = lc.forward(")],
+     "state returned is the one"),
+    ("05_training", "sample_next", [("/ tau", "* tau")], "multiplied by the temperature"),
+    ("05_training", "read_prime", [("ids[:, None]", "ids[None, :]")], "batch of len(prime)"),
+    ("06_inside_the_lstm", "correlate", [("a - a.mean(axis=0)", "a - a.mean()")],
+     "whole array"),
+]
+
+
+@pytest.mark.parametrize(("lesson", "name", "edits", "words"), IN_LESSON,
+                         ids=[f"{n}-{w}" for _, n, _, w in IN_LESSON])
+def test_a_mistake_planted_in_the_lessons_solution_is_named(lesson, name, edits, words,
+                                                            capsys):
+    path = ROOT / "notebooks" / f"{lesson}.ipynb"
+    namespace = lesson_namespace(path)
+    source = next(c.source for _, c in tagged_cells(path) if f"def {name}(" in c.source)
+    for old, new in edits:
+        assert source.count(old) == 1, (name, old)
+        source = source.replace(old, new)
+    exec(source, namespace)
+    returned = ex.EXERCISES[lesson][name](namespace[name])
+    out = capsys.readouterr().out
+    assert returned is not namespace[name]
+    assert words in out.splitlines()[-2], out
