@@ -145,6 +145,9 @@ class Config:
     time_budget: float | None = None
     eval_every: int = 250  # steps between validation estimates and checkpoints
     eval_chars: int = 100_000  # validation characters per estimate (the last is full)
+    # a 200-character sample (temperature 0.8, the run's seed) under the loss line at each
+    # evaluation whose step is a multiple of this; None: every evaluation; 0: none
+    sample_every: int | None = None
     seed: int = 0
     dtype: str = "float32"  # float32 to train, float64 for gradient checks
     threads: int | None = None  # BLAS threads; None: the faster of 1 and all (BlasThreads)
@@ -158,6 +161,8 @@ class Config:
         check_int("--seed", self.seed, 0)
         if self.threads is not None:
             check_int("--threads", self.threads, 1)
+        if self.sample_every is not None:
+            check_int("--sample-every", self.sample_every, 0)
         if self.max_steps is not None:
             check_int("--max-steps", self.max_steps, 1)
         check_float("--lr", self.lr, "> 0")
@@ -999,7 +1004,8 @@ class TrainResult:
     metrics: dict  # the --metrics-json keys
 
 
-RESUMABLE_CHANGES = ("max_steps", "time_budget", "eval_every", "threads")  # may differ on --resume
+# what may differ on --resume: the run's length and what it reports, never the recipe
+RESUMABLE_CHANGES = ("max_steps", "time_budget", "eval_every", "threads", "sample_every")
 
 
 def resume_config(saved: Config, changes: dict) -> Config:
@@ -1130,6 +1136,9 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
             raise
 
 
+EVAL_SAMPLE_CHARS = 200  # the sample printed under each evaluation's loss line
+
+
 def _train_run(cfg, vocab, streams, n_windows, n_train, val_ids, ckpt, out, metrics_json,
                verbose, stop_at, lock) -> TrainResult:
     """The loop of `train`, once its inputs and outputs are checked."""
@@ -1171,6 +1180,18 @@ def _train_run(cfg, vocab, streams, n_windows, n_train, val_ids, ckpt, out, metr
             save_checkpoint(out, params=params, opt=opt, state=state, vocab=vocab, cfg=cfg,
                             step=step, window=window, elapsed=elapsed, rng=rng,
                             history=history)
+
+    def sample_now(at_step):
+        """What the model writes now (kept in the history record of this evaluation), or
+        None when --sample-every says not at this step. Its own seeded generator: the
+        training's random numbers are untouched."""
+        every = cfg.sample_every
+        if every == 0 or (every is not None and at_step % every != 0):
+            return None
+        prime = "\n" if "\n" in vocab.stoi else vocab.chars[0]
+        text = sample(params, vocab, prime, EVAL_SAMPLE_CHARS, temperature=0.8, seed=cfg.seed)
+        history[-1]["sample"] = text
+        return text
 
     def check_finite(value, what, at_step):
         """A diverged run stops before it can overwrite the last good checkpoint."""
@@ -1219,11 +1240,14 @@ def _train_run(cfg, vocab, streams, n_windows, n_train, val_ids, ckpt, out, metr
                             "val_loss": val, "lr": lr, "seconds": round(elapsed, 1),
                             "threads": threads.report(chars_per_step)})
             recent = []
+            text = sample_now(step)
             save()  # before the log line: a closed terminal loses no work
             bar.close()
             log(f"step {step:6d} | train {history[-1]['train_loss']:.4f} | val {val:.4f} "
                 f"nats/char | lr {lr:.2e} | {speed:,.0f} chars/s | {elapsed:,.0f} s | "
                 f"{threads.describe(chars_per_step)}")
+            if text is not None:
+                log(text)
     bar.close()
     train_loss = float(np.mean(recent)) if recent else (history[-1]["train_loss"]
                                                           if history else float("nan"))
@@ -1237,6 +1261,7 @@ def _train_run(cfg, vocab, streams, n_windows, n_train, val_ids, ckpt, out, metr
                         "seconds": round(elapsed, 1), "threads": threads.report(chars_per_step)})
     else:
         history[-1]["val_loss"] = val_loss
+    final_text = sample_now(step) if "sample" not in history[-1] else None
     save()
     metrics = {"val_loss": val_loss, "val_bits_per_char": bits_per_char(val_loss),
                "train_loss": train_loss, "steps": step, "seconds": round(elapsed, 1),
@@ -1247,6 +1272,8 @@ def _train_run(cfg, vocab, streams, n_windows, n_train, val_ids, ckpt, out, metr
     threads.restore()
     if metrics_json is not None:
         _atomic_write(Path(metrics_json), json.dumps(metrics, indent=1).encode())
+    if final_text is not None:
+        log(final_text)
     log(f"validation loss: {val_loss:.4f} nats/char ({bits_per_char(val_loss):.4f} bits/char) "
         f"after {step} steps")
     return TrainResult(params, vocab, cfg, history, metrics)
@@ -1620,7 +1647,7 @@ def save_checkpoint(path, *, params, opt: AdamW | None, state, vocab: Vocabulary
     _atomic_write(Path(path), buf.getvalue())
 
 
-CONFIG_ADDED_LATER = ("threads",)  # fields a checkpoint of format 1 may lack (defaults apply)
+CONFIG_ADDED_LATER = ("threads", "sample_every")  # a format-1 checkpoint may lack these
 
 
 class InvalidCheckpoint(LSTMError):
@@ -2023,6 +2050,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int)
     p.add_argument("--time-budget", type=float, help="seconds; the schedule fits this time")
     p.add_argument("--eval-every", type=int)
+    p.add_argument("--sample-every", type=int, help="print a 200-character sample at each "
+                   "evaluation whose step is a multiple of N (default: every evaluation; "
+                   "0: never)")
     p.add_argument("--seed", type=int)
     p.add_argument("--dtype", choices=["float32", "float64"])
     p.add_argument("--threads", type=int, help="BLAS threads (default: the faster of 1 and "

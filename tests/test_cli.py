@@ -294,3 +294,24 @@ def test_export_writes_torch_names_and_layouts_and_keeps_inputs(trained, tmp_pat
     assert_one_line_error(run_cli("export", "--checkpoint", ckpt, "--out", ckpt),
                           "--out", "--checkpoint")
     assert out.read_bytes() == before and lc.load_checkpoint(ckpt)["step"] == 20
+
+
+def test_train_prints_a_sample_at_each_evaluation_unless_told_not_to(corpus_file, tmp_path):
+    flags = ["--data", corpus_file, *TINY, "--max-steps", 10, "--threads", 1]  # bitwise
+    on = run_cli("train", *flags, "--out", tmp_path / "a.npz", "--metrics-json",
+                 tmp_path / "a.json")
+    assert on.returncode == 0, on.stderr
+    history = json.loads((tmp_path / "a.json").read_text())["history"]
+    assert [r["step"] for r in history] == [5, 10]
+    for r in history:  # 200 characters after the newline prime, printed under the loss line
+        assert r["sample"].startswith("\n") and len(r["sample"]) == 1 + 200
+        assert r["sample"] in on.stdout
+    off = run_cli("train", *flags, "--sample-every", 0, "--out", tmp_path / "b.npz",
+                  "--metrics-json", tmp_path / "b.json")
+    assert off.returncode == 0, off.stderr
+    assert all("sample" not in r for r in json.loads((tmp_path / "b.json").read_text())["history"])
+    a, b = lc.load_checkpoint(tmp_path / "a.npz"), lc.load_checkpoint(tmp_path / "b.npz")
+    for k in a["params"]:  # sampling draws from its own generator: training is unchanged
+        np.testing.assert_array_equal(a["params"][k], b["params"][k])
+    assert_one_line_error(run_cli("train", *flags, "--sample-every", -1, "--out",
+                                  tmp_path / "c.npz"), "--sample-every")
