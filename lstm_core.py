@@ -52,10 +52,10 @@ What the command line promises, and the one place in this file that keeps each p
    replaced. Training saves its checkpoint before it logs. SIGTERM is handled like Ctrl-C:
    the last good checkpoint stays, temporary files go, exit status 143 (130 for Ctrl-C).
 6. Resume says what it does (`resume_config`): only --max-steps, --time-budget,
-   --eval-every and --threads may change; a new limit stretches the cosine schedule from
-   where the run is. The bitwise-exact route is `--stop-at N`, then `--resume` with nothing
-   changed and a fixed --threads (in float32, the BLAS thread count that `BlasThreads`
-   chooses changes the products in their last bits).
+   --eval-every, --sample-every and --threads may change; a new limit stretches the cosine
+   schedule from where the run is. The bitwise-exact route is `--stop-at N`, then
+   `--resume` with nothing changed and a fixed --threads (in float32, the BLAS thread
+   count that `BlasThreads` chooses changes the products in their last bits).
 7. Text in, text out (`load_corpus`): UTF-8, a byte-order mark is not a character; a
    directory is "a directory", not "not found".
 
@@ -2060,8 +2060,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="checkpoint to write (default: model.npz, or the --resume "
                    "file)")
     p.add_argument("--resume", help="checkpoint to continue (only --max-steps, --time-budget, "
-                   "--eval-every and --threads may change; a new limit stretches the "
-                   "schedule)")
+                   "--eval-every, --sample-every and --threads may change; a new limit "
+                   "stretches the schedule)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --out or --metrics-json")
     p.add_argument("--stop-at", type=int, help="stop and save at this step; --resume then "
