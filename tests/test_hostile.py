@@ -47,6 +47,8 @@ PENDING = pytest.mark.xfail(strict=True, reason="issue 12: pending")
 PY = sys.executable
 ENV = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONIO", "PYTHONWARN"))}
 ENV["PYTHONPATH"] = str(ROOT)
+# One BLAS thread per CLI run: the tiny models gain nothing from more, and two cores are shared
+ENV.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
 TEMP_NAME = re.compile(r"^\.lstm_core\..*\.tmp$")
 GiB = 2**30
 TRAIN = ["train", *TINY]  # + --data, --out, ...
