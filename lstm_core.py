@@ -47,9 +47,11 @@ What the command line promises, and the one place in this file that keeps each p
    training step need is estimated and refused, with the estimate, when it cannot fit.
    `load_checkpoint` reads only the arrays it knows, checks each one's dtype and shape
    before reading it, validates every metadata field, and refuses non-finite weights.
-5. Streams and signals (`main`): sampling writes as it goes; a broken pipe ends quietly; a
-   closed or full stdout is one line; characters the terminal's encoding cannot show are
-   replaced. Training saves its checkpoint before it logs. SIGTERM is handled like Ctrl-C:
+5. Streams and signals (`main`): sampling writes as it goes; a broken pipe ends quietly;
+   a full stdout is one line (a closed one too, where there is output to give; `train`
+   then trains silently); characters the terminal's encoding cannot show are replaced.
+   Training saves its checkpoint before it logs, so a log line that cannot be written
+   stops a run with nothing lost. SIGTERM is handled like Ctrl-C:
    the last good checkpoint stays, temporary files go, exit status 143 (130 for Ctrl-C).
 6. Resume says what it does (`resume_config`): only --max-steps, --time-budget,
    --eval-every, --sample-every and --threads may change; a new limit stretches the cosine
@@ -2028,6 +2030,15 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+    def _print_message(self, message, file=None):
+        """As argparse's, without swallowing a failed write: --help into a full or closed
+        stdout is then reported like any other command's output."""
+        if message:
+            file = file or sys.stdout
+            if file is None:
+                raise LSTMError("standard output is closed: there is nowhere to write to")
+            file.write(message)
 
 
 def build_parser() -> argparse.ArgumentParser:
