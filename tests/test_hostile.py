@@ -10,8 +10,7 @@ checkpoint validation), so that hundreds of random values stay within a few seco
 Root is needed (the cases skip otherwise, saying why) for the tmpfs cases (full and
 read-only file systems, mounted under the case's directory and unmounted in a finalizer),
 the permission cases (the CLI runs as root without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH)
-and the device-node case. Cases marked PENDING are rules the implementation does not keep
-yet (strict xfail: a fixed case fails until its marker goes).
+and the device-node case. Every rule is kept: no case is marked as pending.
 """
 
 from __future__ import annotations
@@ -41,8 +40,6 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import lstm_core as lc
-
-PENDING = pytest.mark.xfail(strict=True, reason="issue 12: pending")
 
 PY = sys.executable
 ENV = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONIO", "PYTHONWARN"))}
@@ -1915,10 +1912,7 @@ FULL_STDOUT = {
     "gradcheck": lambda c: ["gradcheck", "--layers", 1],
     "--help": lambda c: ["--help"],
 }
-FULL_STDOUT_CASES = [pytest.param(w, marks=PENDING) if w == "--help" else w for w in FULL_STDOUT]
-
-
-@pytest.mark.parametrize("which", FULL_STDOUT_CASES)
+@pytest.mark.parametrize("which", list(FULL_STDOUT))
 def test_stdout_is_dev_full(case, which):
     before = snapshot(case.tmp)
     with open("/dev/full", "wb") as full:
