@@ -10,7 +10,8 @@ import jupytext
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py")
+                   if p.stem != "00_contents")  # the lessons; the contents page is tested below
 EXPECTED = ["01_data_preparation", "02_forward_pass", "03_backprop_through_time",
             "04_adamw", "05_training", "06_inside_the_lstm"]
 
@@ -75,3 +76,13 @@ def test_notebook_is_executed_and_follows_the_series_plan(source):
     for c in code:
         for out in c.get("outputs", []):
             assert out.get("name") != "stderr", f"stderr output in {source.stem}: {out}"
+
+
+def test_the_contents_page_links_every_lesson_and_pairs_like_them():
+    page = ROOT / "notebooks" / "00_contents.ipynb"
+    stored = json.loads(page.read_text())
+    cells_py = [(c.cell_type, c.source) for c in jupytext.read(page.with_suffix(".py")).cells]
+    assert cells_py == [(c["cell_type"], "".join(c["source"])) for c in stored["cells"]]
+    text = "\n".join("".join(c["source"]) for c in stored["cells"])
+    for stem in EXPECTED:
+        assert f"]({stem}.ipynb)" in text, f"the contents page does not link {stem}"
