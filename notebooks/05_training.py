@@ -231,7 +231,11 @@ print(f"train_step == lc.train_step: loss {loss_a:.4f} nats/char (ln V = {np.log
 # index is 0, takes the learning rate for the step, and trains; every `eval_every` steps
 # it records the mean training loss since the last record and a validation estimate on
 # `eval_chars` characters. At the end the whole validation split is evaluated. The `rng`
-# for dropout is seeded with `seed + 1`, as in `lc.train`.
+# for dropout is seeded with `seed + 1`, as in `lc.train`. Each step runs through
+# `lc.BlasThreads`, as in `lc.train`: it times the steps with one BLAS thread and with
+# all of them and keeps the faster, so that a core kept busy by another program slows the
+# loop down only a little. It changes the speed only: the figures printed below come out
+# the same whichever count runs (`bench/README.md` records that check).
 
 # %%
 def train_loop(cfg, text, log=False):
@@ -247,13 +251,14 @@ def train_loop(cfg, text, log=False):
     rng = np.random.default_rng(cfg.seed + 1)
     history, losses, recent = [], [], []
     window = 0
+    threads = lc.BlasThreads(cfg.threads, every=cfg.eval_every)  # the faster BLAS thread count
     for n in range(cfg.max_steps):
         if window == 0:
             state = lc.zero_state(params, B)  # the streams start over
         x, y = lc.get_window(streams, window, T)
         lr = lr_schedule(cfg, n)
-        loss, _, state = train_step(params, opt, x, y, state, lr, cfg.grad_clip,
-                                    cfg.dropout, rng)
+        loss, _, state = threads(train_step, params, opt, x, y, state, lr, cfg.grad_clip,
+                                 cfg.dropout, rng)
         losses.append(loss)
         recent.append(loss)
         window = (window + 1) % n_windows
