@@ -339,18 +339,16 @@ def init_params(vocab_size: int, hidden_size: int, num_layers: int = 1, *,
         W_y (H, V), b_y (V,)                          output layer
     """
     rng = np.random.default_rng(seed)
-    V, H = vocab_size, hidden_size
+    H = hidden_size
     k = 1.0 / math.sqrt(H)
     params = {}
-    for layer in range(num_layers):
-        rows = V if layer == 0 else H
-        params[f"W_x{layer}"] = rng.uniform(-k, k, (rows, 4 * H))
-        params[f"W_h{layer}"] = rng.uniform(-k, k, (H, 4 * H))
-        b = np.zeros(4 * H)
-        b[H : 2 * H] = forget_bias
-        params[f"b{layer}"] = b
-    params["W_y"] = rng.uniform(-k, k, (H, V))
-    params["b_y"] = np.zeros(V)
+    for name, shape in init_shapes(vocab_size, hidden_size, num_layers).items():
+        if name.startswith("W"):  # drawn in this order: W_x, W_h of each layer, then W_y
+            params[name] = rng.uniform(-k, k, shape)
+        else:
+            params[name] = np.zeros(shape)
+            if name != "b_y":
+                params[name][H : 2 * H] = forget_bias  # the forget gate's block of b{l}
     return {name: p.astype(dtype) for name, p in params.items()}
 
 
