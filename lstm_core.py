@@ -84,6 +84,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -462,14 +463,25 @@ def empty(buffers, key, shape, dtype) -> np.ndarray:
     return a
 
 
+class LayerCache(NamedTuple):
+    """What `lstm_layer_forward` keeps of one layer's window for `lstm_layer_backward`
+    (t = 1..T; index 0 of cs and hs is the state carried in)."""
+
+    gates: np.ndarray  # (T, B, 4H)   gates[t-1] = [i_t, f_t, g_t, o_t] side by side
+    cs: np.ndarray  # (T+1, B, H)     cs[0] = c_0 carried in, cs[t] = c_t
+    tanh_cs: np.ndarray  # (T, B, H)  tanh_cs[t-1] = tanh(c_t)
+    hs: np.ndarray  # (T+1, B, H)     hs[0] = h_0 carried in, hs[t] = h_t
+    W_h: np.ndarray  # (H, 4H)        the recurrent weights
+
+
 def lstm_layer_forward(xw, h0, c0, W_h, buffers=None, layer=0):
     """Run one LSTM layer over a window.
 
     xw: (T, B, 4H) input projections x_t W_x + b for every step, computed before the loop
         in one product; it is overwritten with the gate activations (i, f, g, o).
     h0, c0: (B, H) the state carried in.
-    Returns hs of shape (T+1, B, H) with hs[0] = h0 and hs[t+1] = h_t, and the cache that
-    lstm_layer_backward needs. buffers, layer: see `empty`.
+    Returns hs of shape (T+1, B, H) with hs[0] = h0 and hs[t] = h_t, and the LayerCache
+    that lstm_layer_backward needs. buffers, layer: see `empty`.
     """
     T, B, H4 = xw.shape
     H = H4 // 4
@@ -478,29 +490,53 @@ def lstm_layer_forward(xw, h0, c0, W_h, buffers=None, layer=0):
     cs = empty(buffers, ("cs", layer), (T + 1, B, H), xw.dtype)
     tanh_cs = empty(buffers, ("tanh_cs", layer), (T, B, H), xw.dtype)
     hs[0], cs[0] = h0, c0
-    # sigmoid(z) = 0.5 tanh(0.5 z) + 0.5 on the i, f, o columns and tanh(z) on g: one tanh
-    # over all 4H columns, between a scale and a shift.
-    scale = np.full(4 * H, 0.5, xw.dtype)
-    scale[2 * H : 3 * H] = 1.0
-    shift = np.full(4 * H, 0.5, xw.dtype)
-    shift[2 * H : 3 * H] = 0.0
+    # All four activations with one tanh over the 4H columns of z:
+    #     [i, f, g, o] = gate_scale * tanh(gate_scale * z) + gate_shift
+    # with gate_scale = 1/2, gate_shift = 1/2 on the i, f, o columns, as
+    # sigmoid(z) = 1/2 tanh(z/2) + 1/2, and gate_scale = 1, gate_shift = 0 on g: tanh(z).
+    gate_scale = np.full(4 * H, 0.5, xw.dtype)
+    gate_scale[2 * H : 3 * H] = 1.0
+    gate_shift = np.full(4 * H, 0.5, xw.dtype)
+    gate_shift[2 * H : 3 * H] = 0.0
     hW = np.empty((B, 4 * H), xw.dtype)
     ig = np.empty((B, H), xw.dtype)
     for t in range(T):
         z = gates[t]  # (B, 4H), holds x_t W_x + b
         np.matmul(hs[t], W_h, out=hW)
-        z += hW  # z = x_t W_x + h_{t-1} W_h + b
-        z *= scale
+        z += hW  # z_t = x_t W_x + h_{t-1} W_h + b
+        z *= gate_scale
         np.tanh(z, out=z)
-        z *= scale
-        z += shift  # z = [i, f, g, o]
+        z *= gate_scale
+        z += gate_shift  # z now holds [i_t, f_t, g_t, o_t]
         i, f, g, o = z[:, :H], z[:, H : 2 * H], z[:, 2 * H : 3 * H], z[:, 3 * H :]
         np.multiply(f, cs[t], out=cs[t + 1])
         np.multiply(i, g, out=ig)
-        cs[t + 1] += ig  # c_t = f * c_{t-1} + i * g
+        cs[t + 1] += ig  # c_t = f_t * c_{t-1} + i_t * g_t
         np.tanh(cs[t + 1], out=tanh_cs[t])
-        np.multiply(o, tanh_cs[t], out=hs[t + 1])  # h_t = o * tanh(c_t)
-    return hs, (gates, cs, tanh_cs, hs, W_h)
+        np.multiply(o, tanh_cs[t], out=hs[t + 1])  # h_t = o_t * tanh(c_t)
+    return hs, LayerCache(gates, cs, tanh_cs, hs, W_h)
+
+
+class LayerRecord(NamedTuple):
+    """What `forward` keeps of layer l for `backward`:
+        inp    (T, B, H) its input, layer l-1's output after dropout (None for layer 0,
+               whose input is the ids x)
+        cache  its LayerCache
+        mask   (T, B, H) dropout's mask on its output, each entry 0 or 1/(1-p) (None
+               without dropout)"""
+
+    inp: np.ndarray | None
+    cache: LayerCache
+    mask: np.ndarray | None
+
+
+class ForwardCache(NamedTuple):
+    """What `forward` keeps of a window for `backward`."""
+
+    x: np.ndarray  # (T, B) the character ids
+    layers: list  # a LayerRecord per layer, the lowest first
+    top: np.ndarray  # (T, B, H) the top layer's output after dropout: the input of W_y
+    params: dict  # the parameters the window ran with
 
 
 def forward(params, x, state=None, *, dropout: float = 0.0, rng=None, buffers=None):
@@ -509,7 +545,7 @@ def forward(params, x, state=None, *, dropout: float = 0.0, rng=None, buffers=No
     x: (T, B) int character ids. state: (h, c) each (L, B, H), or None for zeros.
     dropout: probability of zeroing each output unit of every layer (inverted dropout: the
     kept units are scaled by 1/(1-p), so nothing changes at evaluation, where p = 0).
-    Returns logits (T, B, V), the final state (h, c), and the cache for `backward`.
+    Returns logits (T, B, V), the final state (h, c), and the ForwardCache for `backward`.
     buffers: see `empty` (the cache then lives in them, until the next call).
     """
     T, B = x.shape
@@ -535,17 +571,17 @@ def forward(params, x, state=None, *, dropout: float = 0.0, rng=None, buffers=No
             xw += b
         hs, cache = lstm_layer_forward(xw, h_in[layer], c_in[layer], params[f"W_h{layer}"],
                                        buffers, layer)
-        h_out[layer], c_out[layer] = hs[T], cache[1][T]
+        h_out[layer], c_out[layer] = hs[T], cache.cs[T]
         out, mask = hs[1:], None
         if dropout > 0:
             mask = rng.random(out.shape, dtype=np.float32) >= dropout
             mask = mask * out.dtype.type(1 / (1 - dropout))  # 0 or 1/(1-p), as out's dtype
             out = out * mask
-        layers.append((inp, cache, mask))
+        layers.append(LayerRecord(inp, cache, mask))
         inp = out
     logits = (inp.reshape(T * B, H) @ params["W_y"]).reshape(T, B, -1)
     logits += params["b_y"]
-    return logits, (h_out, c_out), (x, layers, inp, params)
+    return logits, (h_out, c_out), ForwardCache(x, layers, inp, params)
 
 
 # --------------------------------------------------------------------------------------
@@ -609,32 +645,37 @@ def lstm_layer_backward(dhs, dh_T, dc_T, cache, buffers=None, layer=0):
     gates, cs, tanh_cs, hs, W_h = cache
     T, B, H = tanh_cs.shape
     dz = empty(buffers, ("dz", layer), gates.shape, gates.dtype)
+    # Between steps, dh and dc hold the parts of dh_t and dc_t that step t+1 sends back
+    # (dz_{t+1} W_h^T and dc_{t+1} * f_{t+1}); at the end, dh_0 and dc_0.
     dh, dc = dh_T.copy(), dc_T.copy()
-    k_c = np.empty_like(dh)
+    dc_from_h = np.empty_like(dh)
     W_hT = np.ascontiguousarray(W_h.T)
-    for t in reversed(range(T)):
-        a, d = gates[t], dz[t]  # (B, 4H): the activations [i, f, g, o] and their gradient
-        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-        # local derivatives, all four gates at once: s (1 - s) is right for i, f, o ...
-        np.subtract(1, a, out=d)
-        d *= a
-        np.multiply(g, g, out=d[:, 2 * H : 3 * H])  # ... and 1 - g^2 for g
-        np.subtract(1, d[:, 2 * H : 3 * H], out=d[:, 2 * H : 3 * H])
-        d[:, :H] *= g  # times what each gate multiplies: g, c_{t-1}, i, tanh(c_t)
-        d[:, H : 2 * H] *= cs[t]
-        d[:, 2 * H : 3 * H] *= i
-        d[:, 3 * H :] *= tanh_cs[t]
-        dh += dhs[t]  # dh_t
-        np.multiply(tanh_cs[t], tanh_cs[t], out=k_c)
-        np.subtract(1, k_c, out=k_c)
-        k_c *= o
-        k_c *= dh
-        dc += k_c  # dc_t
-        d.reshape(B, 4, H)[:, :3] *= dc[:, None, :]  # dz_i, dz_f, dz_g
-        d[:, 3 * H :] *= dh  # dz_o
-        dc *= f  # the part of dc_{t-1} that flows through c_t = f_t c_{t-1} + ...
-        np.matmul(d, W_hT, out=dh)  # the part of dh_{t-1} that flows through z_t
-    dW_h = hs[:-1].reshape(T * B, H).T @ dz.reshape(T * B, 4 * H)  # all T steps, one GEMM
+    for t in range(T, 0, -1):  # t = T, ..., 1: the steps of the equations above
+        ifgo, dz_t = gates[t - 1], dz[t - 1]  # (B, 4H): [i_t, f_t, g_t, o_t], [dz_i, ... dz_o]
+        i, f, g, o = ifgo[:, :H], ifgo[:, H : 2 * H], ifgo[:, 2 * H : 3 * H], ifgo[:, 3 * H :]
+        # dz_t first holds the local derivatives, all four gates at once: s (1 - s) is the
+        # sigmoid's, right for i, f, o ...
+        np.subtract(1, ifgo, out=dz_t)
+        dz_t *= ifgo
+        np.multiply(g, g, out=dz_t[:, 2 * H : 3 * H])  # ... and 1 - g^2 for g = tanh(z_g)
+        np.subtract(1, dz_t[:, 2 * H : 3 * H], out=dz_t[:, 2 * H : 3 * H])
+        # ... times what each gate multiplies: g_t, c_{t-1}, i_t, tanh(c_t)
+        dz_t[:, :H] *= g
+        dz_t[:, H : 2 * H] *= cs[t - 1]
+        dz_t[:, 2 * H : 3 * H] *= i
+        dz_t[:, 3 * H :] *= tanh_cs[t - 1]
+        dh += dhs[t - 1]  # dh_t = dhs_t + dz_{t+1} W_h^T
+        np.multiply(tanh_cs[t - 1], tanh_cs[t - 1], out=dc_from_h)
+        np.subtract(1, dc_from_h, out=dc_from_h)
+        dc_from_h *= o
+        dc_from_h *= dh  # dh_t * o_t * (1 - tanh(c_t)^2): through h_t = o_t tanh(c_t)
+        dc += dc_from_h  # dc_t = dc_{t+1} * f_{t+1} + dh_t * o_t * (1 - tanh(c_t)^2)
+        dz_t.reshape(B, 4, H)[:, :3] *= dc[:, None, :]  # dz_i, dz_f, dz_g = dc_t * ...
+        dz_t[:, 3 * H :] *= dh  # dz_o = dh_t * tanh(c_t) * o_t (1 - o_t)
+        dc *= f  # dc_t * f_t: the part of dc_{t-1} through c_t = f_t c_{t-1} + i_t g_t
+        np.matmul(dz_t, W_hT, out=dh)  # dz_t W_h^T: the part of dh_{t-1} through z_t
+    # dW_h = sum over t of h_{t-1}^T dz_t: all T steps in one GEMM
+    dW_h = hs[:-1].reshape(T * B, H).T @ dz.reshape(T * B, 4 * H)
     return dz, dW_h, dh, dc
 
 
@@ -655,9 +696,11 @@ def backward(dlogits, cache, buffers=None):
     x, layers, top, params = cache
     T, B, V = dlogits.shape
     H = params["W_h0"].shape[0]
-    d2 = dlogits.reshape(T * B, V)
-    grads = {"W_y": top.reshape(T * B, H).T @ d2, "b_y": d2.sum(axis=0)}
-    dhs = (d2 @ params["W_y"].T).reshape(T, B, H)
+    dlogits_rows = dlogits.reshape(T * B, V)  # one row per position: the GEMMs see T*B rows
+    # logits = top W_y + b_y, so dW_y = top^T dlogits, db_y = the column sums of dlogits,
+    # and dhs = dlogits W_y^T, the gradient w.r.t. the top layer's output
+    grads = {"W_y": top.reshape(T * B, H).T @ dlogits_rows, "b_y": dlogits_rows.sum(axis=0)}
+    dhs = (dlogits_rows @ params["W_y"].T).reshape(T, B, H)
     L = len(layers)
     dh0 = np.empty((L, B, H), dlogits.dtype)
     dc0 = np.empty_like(dh0)
@@ -665,17 +708,18 @@ def backward(dlogits, cache, buffers=None):
     for layer in reversed(range(L)):
         inp, layer_cache, mask = layers[layer]
         if mask is not None:
-            dhs = dhs * mask
+            dhs = dhs * mask  # out = hs * mask: the gradient passes the kept units, scaled
         dz, grads[f"W_h{layer}"], dh0[layer], dc0[layer] = lstm_layer_backward(
             dhs, zeros, zeros, layer_cache, buffers, layer)
-        dz2 = dz.reshape(T * B, 4 * H)
-        grads[f"b{layer}"] = np.ones(T * B, dz2.dtype) @ dz2  # column sums, as one GEMV
+        # z_t = inp_t W_x + h_{t-1} W_h + b, over all T*B rows at once:
+        dz_rows = dz.reshape(T * B, 4 * H)
+        grads[f"b{layer}"] = np.ones(T * B, dz_rows.dtype) @ dz_rows  # db = column sums of dz
         W_x = params[f"W_x{layer}"]
-        if layer == 0:  # the lookup W_x0[x] is one_hot(x) @ W_x0, so:
-            grads["W_x0"] = one_hot(x.ravel(), W_x.shape[0], dz2.dtype).T @ dz2
+        if layer == 0:  # the lookup W_x0[x] is one_hot(x) @ W_x0, so dW_x0 = one_hot(x)^T dz
+            grads["W_x0"] = one_hot(x.ravel(), W_x.shape[0], dz_rows.dtype).T @ dz_rows
         else:
-            grads[f"W_x{layer}"] = inp.reshape(T * B, H).T @ dz2
-            dhs = (dz2 @ W_x.T).reshape(T, B, H)
+            grads[f"W_x{layer}"] = inp.reshape(T * B, H).T @ dz_rows  # dW_x = inp^T dz
+            dhs = (dz_rows @ W_x.T).reshape(T, B, H)  # d inp = dz W_x^T: to the layer below
     return {name: grads[name] for name in params}, (dh0, dc0)
 
 

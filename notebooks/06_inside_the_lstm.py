@@ -92,12 +92,13 @@ print(repr(val_text[A][:300]))
 #
 # `lc.forward(params, x, state)` returns the logits, the final state and a cache for the
 # backward pass. For each layer the cache keeps the gate activations and the states of the
-# whole window:
+# whole window. Its parts are named tuples, defined in `lstm_core.py` with the shape of
+# every field (they unpack by position too):
 #
 # ```
-# cache = (x, layers, top, params)
-# layers[l] = (inp, layer_cache, mask)
-# layer_cache = (gates, cs, tanh_cs, hs, W_h)
+# cache = lc.ForwardCache(x, layers, top, params)
+# cache.layers[l] = lc.LayerRecord(inp, cache, mask)
+# cache.layers[l].cache = lc.LayerCache(gates, cs, tanh_cs, hs, W_h)
 #   gates    (T, B, 4H)   i, f, g, o side by side
 #   cs       (T+1, B, H)  cs[0] = c_0 carried in, cs[t] = c_t
 #   tanh_cs  (T, B, H)    tanh_cs[t-1] = tanh(c_t)
@@ -112,9 +113,7 @@ print(repr(val_text[A][:300]))
 # %%
 x = ids[:200, None]  # (T, 1): one stream
 logits, state, cache = lc.forward(params, x)
-_, layers, _, _ = cache
-_, layer_cache, _ = layers[-1]  # the top layer
-gates, cs, tanh_cs, hs, _ = layer_cache
+gates, cs, tanh_cs, hs, _ = cache.layers[-1].cache  # the top layer
 T = x.shape[0]
 assert gates.shape == (T, 1, 4 * H) and cs.shape == hs.shape == (T + 1, 1, H)
 assert tanh_cs.shape == (T, 1, H) and logits.shape == (T, 1, V)
