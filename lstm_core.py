@@ -1052,11 +1052,15 @@ class TrainResult:
 RESUMABLE_CHANGES = ("max_steps", "time_budget", "eval_every", "threads", "sample_every")
 
 
-def resume_config(saved: Config, changes: dict) -> Config:
-    """The config of a resumed run: the checkpoint's, with `changes` (field -> value) to
-    the fields that may change (RESUMABLE_CHANGES); a change to any other is an error. A
-    new max_steps or time_budget stretches the schedule: the cosine decay follows the new
-    end from where the run is."""
+def resume_config(saved: Config, changes: dict | Config) -> Config:
+    """The config of a resumed run, and the one place that decides what may change: the
+    checkpoint's config `saved`, with `changes` (field -> value, or a Config: its fields
+    that differ from saved's) to the fields in RESUMABLE_CHANGES; a change to any other is
+    an error. A new max_steps or time_budget stretches the schedule: the cosine decay
+    follows the new end from where the run is."""
+    if isinstance(changes, Config):
+        changes = {f.name: getattr(changes, f.name) for f in dataclasses.fields(Config)
+                   if getattr(changes, f.name) != getattr(saved, f.name)}
     for name, value in changes.items():
         if name not in RESUMABLE_CHANGES and value != getattr(saved, name):
             raise LSTMError(f"{_flag(name)} cannot change when resuming (the checkpoint "
@@ -1094,9 +1098,248 @@ class _Progress:
             self.last = 0.0
 
 
+class TrainingData(NamedTuple):
+    """A text made ready for training (`training_data`)."""
+
+    vocab: Vocabulary
+    streams: tuple  # (inputs, targets), each (B, N): the training split as B streams
+    n_windows: int  # whole windows of T steps in the streams
+    n_train: int  # characters in the training split
+    val_ids: np.ndarray  # the validation split
+
+
+def training_data(text: str, vocab: Vocabulary, cfg: Config, name="corpus") -> TrainingData:
+    """The text as ids, split 90/10, the training split cut into cfg.batch_size streams; an
+    LSTMError naming the text (`name`) when a split is too short for windows of seq_len."""
+    train_ids, val_ids = split_data(vocab.encode(text))
+    T, B = cfg.seq_len, cfg.batch_size
+    if len(train_ids) - 1 < B * T or len(val_ids) - 1 < T:
+        raise LSTMError(f"{name} of {len(text):,} characters is too short for batches of "
+                        f"{B} x {T}: use a smaller --batch-size or --seq-len")
+    streams = make_streams(train_ids, B)
+    return TrainingData(vocab, streams, num_windows(streams, T), len(train_ids), val_ids)
+
+
+EVAL_SAMPLE_CHARS = 200  # the sample printed under each evaluation's loss line
+
+
+@dataclass(eq=False)
+class Run:
+    """A training run as it goes (`train`'s loop). The fields up to `history` are what its
+    checkpoint saves (`save_run`), so that a resumed run goes on with the same numbers;
+    the rest belong to this session of it: its data, where it writes, what it measures.
+    Made by `start_run` or `resume_run`, moved on by `run_step` and `run_evaluation`,
+    ended by `finish_run`."""
+
+    cfg: Config
+    params: dict
+    opt: AdamW
+    rng: np.random.Generator  # dropout's masks
+    state: tuple  # (h, c), each (L, B, H): carried from one window to the next
+    step: int  # steps done
+    window: int  # the window of the streams that the next step trains on
+    elapsed: float  # seconds of training, earlier sessions of the run included
+    history: list  # one record (a dict) per evaluation
+    # this session
+    data: TrainingData
+    out: Path | None  # the checkpoint, written at each evaluation and at the end
+    lock: OutputLock | contextlib.nullcontext  # held on `out` while the run lasts
+    verbose: bool  # the log lines on stdout and the progress bar
+    lr: float = math.nan  # the learning rate of the last step
+    recent: list = dataclasses.field(default_factory=list)  # losses since the last record
+    train_time: float = 0.0  # seconds spent in train_step in this session ...
+    train_chars: int = 0  # ... and the characters it trained on: the speed, in chars/s
+    buffers: dict = dataclasses.field(default_factory=dict)  # every step's arrays: `empty`
+    threads: BlasThreads = dataclasses.field(init=False)
+    bar: _Progress = dataclasses.field(init=False)
+    clock: float = dataclasses.field(init=False)  # elapsed = time.perf_counter() - clock
+
+    def __post_init__(self):
+        """The session starts: the BLAS thread count chosen by measurement, the progress
+        bar, the clock (going on from `elapsed`)."""
+        self.threads = BlasThreads(self.cfg.threads, every=self.cfg.eval_every)
+        self.bar = _Progress(self.verbose)
+        self.clock = time.perf_counter() - self.elapsed
+
+    @property
+    def chars_per_step(self) -> int:
+        return self.cfg.batch_size * self.cfg.seq_len
+
+    @property
+    def chars_per_sec(self) -> float:
+        """The training speed in this session (train_step alone, evaluations left out)."""
+        return self.train_chars / max(self.train_time, 1e-9)
+
+
+def start_run(cfg: Config, data: TrainingData, out=None, lock=None, verbose=True) -> Run:
+    """A new run, as notebook 05's `train_loop` starts one: the weights drawn with
+    cfg.seed, AdamW's moments at zero, dropout's generator seeded with seed + 1, the state
+    zero, at step 0 and window 0."""
+    params = init_params(len(data.vocab), cfg.hidden_size, cfg.num_layers,
+                         forget_bias=cfg.forget_bias, seed=cfg.seed, dtype=cfg.dtype)
+    opt = AdamW(params, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay)
+    rng = np.random.default_rng(cfg.seed + 1)
+    return Run(cfg, params, opt, rng, zero_state(params, cfg.batch_size), step=0, window=0,
+               elapsed=0.0, history=[], data=data, out=out, lock=lock, verbose=verbose)
+
+
+def resume_run(ckpt: dict, cfg: Config, data: TrainingData, out=None, lock=None,
+               verbose=True) -> Run:
+    """The run a checkpoint saved (`load_checkpoint`), to go on under cfg
+    (`resume_config`): its weights, AdamW's moments and step count, the state, dropout's
+    generator, the step, window, seconds and history, exactly as they were."""
+    rng = np.random.default_rng()
+    rng.bit_generator.state = ckpt["rng"]
+    return Run(cfg, ckpt["params"], ckpt["opt"], rng, ckpt["state"], step=ckpt["step"],
+               window=ckpt["window"], elapsed=ckpt["elapsed"], history=ckpt["history"],
+               data=data, out=out, lock=lock, verbose=verbose)
+
+
+def run_progress(run: Run) -> float:
+    """How far along the run is, from 0 to 1: by steps or by time, whichever is ahead (with
+    neither limit set, by DEFAULT_TIME_BUDGET). It is the p of the cosine schedule."""
+    cfg = run.cfg
+    budget = cfg.time_budget
+    if cfg.max_steps is None and budget is None:
+        budget = DEFAULT_TIME_BUDGET
+    p = 0.0
+    if cfg.max_steps:
+        p = max(p, run.step / cfg.max_steps)
+    if budget:
+        p = max(p, run.elapsed / budget)
+    return p
+
+
+def run_step(run: Run) -> None:
+    """One step on the run's next window, as in notebook 05's loop: the state reset when
+    the streams start over, the learning rate of this step, `train_step`; then the loss
+    checked and counted, the window and the clock moved on, the progress bar redrawn."""
+    cfg, T, B = run.cfg, run.cfg.seq_len, run.cfg.batch_size
+    if run.window == 0:
+        run.state = zero_state(run.params, B)  # the streams start over: forget the old state
+    x, y = get_window(run.data.streams, run.window, T)
+    run.lr = lr_at(cfg, run.step, run_progress(run))
+    t0 = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught below
+        loss, _, run.state = run.threads(train_step, run.params, run.opt, x, y, run.state,
+                                         lr=run.lr, grad_clip=cfg.grad_clip,
+                                         dropout=cfg.dropout, rng=run.rng,
+                                         buffers=run.buffers)
+    run.train_time += time.perf_counter() - t0
+    run.train_chars += run.chars_per_step
+    _stop_if_diverged(run, loss, "loss", run.step + 1)
+    run.recent.append(loss)
+    run.step += 1
+    run.window = (run.window + 1) % run.data.n_windows
+    run.elapsed = time.perf_counter() - run.clock
+    p = run_progress(run)
+    eta = run.elapsed / p - run.elapsed if p > 0 else None
+    run.bar.update(run.step, cfg.max_steps, float(np.mean(run.recent[-50:])),
+                   run.chars_per_sec, eta)
+
+
+def run_evaluation(run: Run) -> None:
+    """Every eval_every steps: a validation estimate on the first eval_chars characters, a
+    history record (with the mean training loss since the last one), a sample (see
+    --sample-every), the checkpoint, and the log line."""
+    cfg = run.cfg
+    with np.errstate(over="ignore", invalid="ignore"):
+        val = evaluate(run.params, run.data.val_ids, cfg.batch_size, cfg.seq_len,
+                       cfg.eval_chars)
+    _stop_if_diverged(run, val, "validation loss", run.step)
+    run.elapsed = time.perf_counter() - run.clock
+    run.history.append({"step": run.step, "train_loss": float(np.mean(run.recent)),
+                        "val_loss": val, "lr": run.lr, "seconds": round(run.elapsed, 1),
+                        "threads": run.threads.report(run.chars_per_step)})
+    run.recent = []
+    text = _evaluation_sample(run)
+    save_run(run)  # before the log line: a closed terminal loses no work
+    run.bar.close()
+    _log(run, f"step {run.step:6d} | train {run.history[-1]['train_loss']:.4f} | val "
+         f"{val:.4f} nats/char | lr {run.lr:.2e} | {run.chars_per_sec:,.0f} chars/s | "
+         f"{run.elapsed:,.0f} s | {run.threads.describe(run.chars_per_step)}")
+    if text is not None:
+        _log(run, text)
+
+
+def finish_run(run: Run, metrics_json=None) -> TrainResult:
+    """The end of the run (at its limit, or at --stop-at): the whole validation split, the
+    last history record, the checkpoint, the metrics (written to metrics_json) and the
+    last log lines."""
+    cfg, history = run.cfg, run.history
+    run.bar.close()
+    train_loss = float(np.mean(run.recent)) if run.recent else (history[-1]["train_loss"]
+                                                                if history else float("nan"))
+    with np.errstate(over="ignore", invalid="ignore"):
+        val_loss = evaluate(run.params, run.data.val_ids, cfg.batch_size, cfg.seq_len)
+    _stop_if_diverged(run, val_loss, "validation loss", run.step)
+    run.elapsed = time.perf_counter() - run.clock
+    if not history or history[-1]["step"] != run.step:
+        history.append({"step": run.step, "train_loss": train_loss, "val_loss": val_loss,
+                        "lr": lr_at(cfg, run.step, run_progress(run)),
+                        "seconds": round(run.elapsed, 1),
+                        "threads": run.threads.report(run.chars_per_step)})
+    else:
+        history[-1]["val_loss"] = val_loss
+    final_text = _evaluation_sample(run) if "sample" not in history[-1] else None
+    save_run(run)
+    metrics = {"val_loss": val_loss, "val_bits_per_char": bits_per_char(val_loss),
+               "train_loss": train_loss, "steps": run.step, "seconds": round(run.elapsed, 1),
+               "chars_per_sec": round(run.chars_per_sec, 1),
+               "params": count_params(run.params), "vocab_size": len(run.data.vocab),
+               "config": dataclasses.asdict(cfg), "history": history,
+               "threads": run.threads.report(run.chars_per_step)}
+    run.threads.restore()
+    if metrics_json is not None:
+        _atomic_write(Path(metrics_json), json.dumps(metrics, indent=1).encode())
+    if final_text is not None:
+        _log(run, final_text)
+    _log(run, f"validation loss: {val_loss:.4f} nats/char ({bits_per_char(val_loss):.4f} "
+         f"bits/char) after {run.step} steps")
+    return TrainResult(run.params, run.data.vocab, cfg, history, metrics)
+
+
+def save_run(run: Run) -> None:
+    """The run's checkpoint, written to `out` (if any) under its lock."""
+    if run.out is not None:
+        run.lock.refresh()
+        save_checkpoint(run.out, params=run.params, opt=run.opt, state=run.state,
+                        vocab=run.data.vocab, cfg=run.cfg, step=run.step, window=run.window,
+                        elapsed=run.elapsed, rng=run.rng, history=run.history)
+
+
+def _evaluation_sample(run: Run) -> str | None:
+    """What the model writes now (kept in the history record of this evaluation), or None
+    when --sample-every says not at this step. Its own seeded generator: the training's
+    random numbers are untouched."""
+    every = run.cfg.sample_every
+    if every == 0 or (every is not None and run.step % every != 0):
+        return None
+    vocab = run.data.vocab
+    prime = "\n" if "\n" in vocab.stoi else vocab.chars[0]
+    text = sample(run.params, vocab, prime, EVAL_SAMPLE_CHARS, temperature=0.8,
+                  seed=run.cfg.seed)
+    run.history[-1]["sample"] = text
+    return text
+
+
+def _stop_if_diverged(run: Run, value: float, what: str, at_step: int) -> None:
+    """A diverged run stops before it can overwrite the last good checkpoint."""
+    if not math.isfinite(value):
+        run.bar.close()
+        out = run.out
+        where = f"; the last good checkpoint is {out}" if out and out.exists() else ""
+        raise LSTMError(f"{what} became {value} at step {at_step} (try a lower --lr){where}")
+
+
+def _log(run: Run, line: str) -> None:
+    if run.verbose:
+        print(line, flush=True)
+
+
 def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
           out=None, resume=None, changes=None, metrics_json=None, overwrite=False,
-          verbose=True, stop_at: int | None = None) -> TrainResult:
+          verbose=True, stop_at: int | None = None, recipe: str | None = None) -> TrainResult:
     """Train (or resume) a model and return it with its history and metrics.
 
     text or data_path: the corpus (default: Shakespeare). out: checkpoint path, written
@@ -1106,7 +1349,12 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
     `check_outputs`). resume: a checkpoint to continue, on the same text, with its config;
     `changes` (field -> value) or cfg may change only RESUMABLE_CHANGES. stop_at: stop
     (and save) at this step although the schedule runs on to max_steps; resuming continues
-    exactly as if the run had never stopped.
+    exactly as if the run had never stopped. recipe: the line saying which recipe cfg is
+    (`choose_recipe`), printed first once the inputs are checked.
+
+    Every input and output is checked first; then the loop of notebook 05's `train_loop`:
+    `start_run` or `resume_run`, `run_step` until `run_progress` reaches 1 (or stop_at),
+    `run_evaluation` every eval_every steps, and `finish_run`.
     """
     if stop_at is not None:
         check_int("--stop-at", stop_at, 1)
@@ -1128,199 +1376,71 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
               "expects a few hundred at most (is it text?)", file=sys.stderr)
     ckpt = None
     if resume is not None:
-        ckpt = load_checkpoint(resume, "--resume")
-        if ckpt["opt"] is None:
-            raise LSTMError(f"{resume} is a released model (no optimiser state): it can be "
-                            "sampled from, not resumed")
-        if ckpt["vocab"] != vocab:
-            source = (f"the default corpus {DEFAULT_CORPUS.relative_to(ROOT)} (no --data "
-                      "given)" if default_corpus else "the data")
-            raise LSTMError(f"the vocabulary of {source} ({len(vocab)} chars) differs from "
-                            f"the checkpoint's ({len(ckpt['vocab'])} chars): resume on the "
-                            "text it was trained on")
-        if cfg is not None:
-            changes = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(Config)
-                       if getattr(cfg, f.name) != getattr(ckpt["config"], f.name)}
-        cfg = resume_config(ckpt["config"], changes or {})
+        ckpt = _resumable_checkpoint(resume, vocab, default_corpus)
+        cfg = resume_config(ckpt["config"], cfg if cfg is not None else changes or {})
     cfg = dataclasses.replace(cfg) if cfg is not None else Config()
     cfg.validate()
     check_memory(training_bytes(cfg, len(vocab)) + len(text) * CORPUS_BYTES_PER_CHAR // 4,
                  f"training a model of H={cfg.hidden_size}, {cfg.num_layers} layers, "
                  f"B={cfg.batch_size}, T={cfg.seq_len} ({len(vocab)} characters)")
-    ids = vocab.encode(text)
-    train_ids, val_ids = split_data(ids)
-    T, B = cfg.seq_len, cfg.batch_size
-    if len(train_ids) - 1 < B * T or len(val_ids) - 1 < T:
-        name = f"corpus {data_path}" if data_path is not None else "corpus"
-        raise LSTMError(f"{name} of {len(text):,} characters is too short for batches of "
-                        f"{B} x {T}: use a smaller --batch-size or --seq-len")
-    streams = make_streams(train_ids, B)
-    n_windows = num_windows(streams, T)
-    if ckpt is not None and ckpt["window"] >= n_windows:
-        raise LSTMError(f"the checkpoint is at window {ckpt['window']} of its text, which "
-                        f"this text ({n_windows} windows) does not have: resume on the text "
-                        "it was trained on")
-    if ckpt is not None and verbose:
-        text_of = (f"the default corpus {DEFAULT_CORPUS.relative_to(ROOT)}" if default_corpus
-                   else data_path or "the text given")
-        limits = [f"{_flag(k)} {getattr(cfg, k)}" for k in ("max_steps", "time_budget")
-                  if getattr(cfg, k) is not None]
-        limits = limits or [f"--time-budget {DEFAULT_TIME_BUDGET:.0f} (the default)"]
-        print(f"resuming {resume} at step {ckpt['step']} on {text_of}, the schedule running "
-              f"to {' and '.join(limits)}", flush=True)
+    data = training_data(text, vocab, cfg,
+                         f"corpus {data_path}" if data_path is not None else "corpus")
+    if ckpt is not None:
+        if ckpt["window"] >= data.n_windows:
+            raise LSTMError(f"the checkpoint is at window {ckpt['window']} of its text, which "
+                            f"this text ({data.n_windows} windows) does not have: resume on "
+                            "the text it was trained on")
+        if verbose:
+            text_of = (f"the default corpus {DEFAULT_CORPUS.relative_to(ROOT)}"
+                       if default_corpus else data_path or "the text given")
+            print(_resuming_line(resume, ckpt["step"], text_of, cfg), flush=True)
     lock = OutputLock(out) if out is not None else contextlib.nullcontext()
     if out is not None:
         remove_stale_temporaries(out.resolve().parent)
     with lock:
+        if recipe is not None and verbose:
+            print(recipe, flush=True)
         try:
-            return _train_run(cfg, vocab, streams, n_windows, len(train_ids), val_ids, ckpt,
-                              out, metrics_json, verbose, stop_at, lock)
+            if ckpt is None:
+                run = start_run(cfg, data, out, lock, verbose)
+            else:
+                run = resume_run(ckpt, cfg, data, out, lock, verbose)
+            _log(run, f"training {count_params(run.params):,} parameters on "
+                 f"{data.n_train:,} characters (vocabulary {len(vocab)}), "
+                 f"H={cfg.hidden_size} L={cfg.num_layers} B={cfg.batch_size} T={cfg.seq_len}")
+            while run_progress(run) < 1.0 and (stop_at is None or run.step < stop_at):
+                run_step(run)
+                if run.step % cfg.eval_every == 0:
+                    run_evaluation(run)
+            return finish_run(run, metrics_json)
         except (KeyboardInterrupt, Terminated) as e:
             e.checkpoint = out if out is not None and out.exists() else None
             raise
 
 
-EVAL_SAMPLE_CHARS = 200  # the sample printed under each evaluation's loss line
+def _resuming_line(resume, step: int, text_of, cfg: Config) -> str:
+    """What a resumed run says first: where it goes on from, and the limits it runs to."""
+    limits = [f"{_flag(k)} {getattr(cfg, k)}" for k in ("max_steps", "time_budget")
+              if getattr(cfg, k) is not None]
+    limits = limits or [f"--time-budget {DEFAULT_TIME_BUDGET:.0f} (the default)"]
+    return (f"resuming {resume} at step {step} on {text_of}, the schedule running to "
+            f"{' and '.join(limits)}")
 
 
-def _train_run(cfg, vocab, streams, n_windows, n_train, val_ids, ckpt, out, metrics_json,
-               verbose, stop_at, lock) -> TrainResult:
-    """The loop of `train`, once its inputs and outputs are checked."""
-    T, B = cfg.seq_len, cfg.batch_size
-    if ckpt is None:
-        params = init_params(len(vocab), cfg.hidden_size, cfg.num_layers,
-                             forget_bias=cfg.forget_bias, seed=cfg.seed, dtype=cfg.dtype)
-        opt = AdamW(params, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay)
-        rng = np.random.default_rng(cfg.seed + 1)
-        state = zero_state(params, B)
-        step, window, elapsed, history = 0, 0, 0.0, []
-    else:
-        params, opt, state = ckpt["params"], ckpt["opt"], ckpt["state"]
-        rng = np.random.default_rng()
-        rng.bit_generator.state = ckpt["rng"]
-        step, window = ckpt["step"], ckpt["window"]
-        elapsed, history = ckpt["elapsed"], ckpt["history"]
-
-    budget = cfg.time_budget
-    if cfg.max_steps is None and budget is None:
-        budget = DEFAULT_TIME_BUDGET
-
-    def progress_of(step, elapsed):
-        """How far along the run is, from 0 to 1: by steps or by time, whichever is ahead."""
-        p = 0.0
-        if cfg.max_steps:
-            p = max(p, step / cfg.max_steps)
-        if budget:
-            p = max(p, elapsed / budget)
-        return p
-
-    def log(msg):
-        if verbose:
-            print(msg, flush=True)
-
-    def save():
-        if out is not None:
-            lock.refresh()
-            save_checkpoint(out, params=params, opt=opt, state=state, vocab=vocab, cfg=cfg,
-                            step=step, window=window, elapsed=elapsed, rng=rng,
-                            history=history)
-
-    def sample_now(at_step):
-        """What the model writes now (kept in the history record of this evaluation), or
-        None when --sample-every says not at this step. Its own seeded generator: the
-        training's random numbers are untouched."""
-        every = cfg.sample_every
-        if every == 0 or (every is not None and at_step % every != 0):
-            return None
-        prime = "\n" if "\n" in vocab.stoi else vocab.chars[0]
-        text = sample(params, vocab, prime, EVAL_SAMPLE_CHARS, temperature=0.8, seed=cfg.seed)
-        history[-1]["sample"] = text
-        return text
-
-    def check_finite(value, what, at_step):
-        """A diverged run stops before it can overwrite the last good checkpoint."""
-        if not math.isfinite(value):
-            bar.close()
-            where = f"; the last good checkpoint is {out}" if out and out.exists() else ""
-            raise LSTMError(f"{what} became {value} at step {at_step} (try a lower --lr)"
-                            f"{where}")
-
-    chars_per_step = B * T
-    buffers = {}  # the same memory for every step's arrays (see `empty`)
-    threads = BlasThreads(cfg.threads, every=cfg.eval_every)  # the faster count, measured
-    bar = _Progress(verbose)
-    train_time, train_chars = 0.0, 0
-    recent = []
-    start = time.perf_counter() - elapsed
-    log(f"training {count_params(params):,} parameters on {n_train:,} characters "
-        f"(vocabulary {len(vocab)}), H={cfg.hidden_size} L={cfg.num_layers} B={B} T={T}")
-    while progress_of(step, elapsed) < 1.0 and (stop_at is None or step < stop_at):
-        if window == 0:
-            state = zero_state(params, B)  # the streams start over: forget the old state
-        x, y = get_window(streams, window, T)
-        lr = lr_at(cfg, step, progress_of(step, elapsed))
-        t0 = time.perf_counter()
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught below
-            loss, _, state = threads(train_step, params, opt, x, y, state, lr=lr,
-                                     grad_clip=cfg.grad_clip, dropout=cfg.dropout, rng=rng,
-                                     buffers=buffers)
-        train_time += time.perf_counter() - t0
-        train_chars += chars_per_step
-        check_finite(loss, "loss", step + 1)
-        recent.append(loss)
-        step += 1
-        window = (window + 1) % n_windows
-        elapsed = time.perf_counter() - start
-        speed = train_chars / max(train_time, 1e-9)
-        p = progress_of(step, elapsed)
-        eta = elapsed / p - elapsed if p > 0 else None
-        bar.update(step, cfg.max_steps, float(np.mean(recent[-50:])), speed, eta)
-        if step % cfg.eval_every == 0:
-            with np.errstate(over="ignore", invalid="ignore"):
-                val = evaluate(params, val_ids, B, T, cfg.eval_chars)
-            check_finite(val, "validation loss", step)
-            elapsed = time.perf_counter() - start
-            history.append({"step": step, "train_loss": float(np.mean(recent)),
-                            "val_loss": val, "lr": lr, "seconds": round(elapsed, 1),
-                            "threads": threads.report(chars_per_step)})
-            recent = []
-            text = sample_now(step)
-            save()  # before the log line: a closed terminal loses no work
-            bar.close()
-            log(f"step {step:6d} | train {history[-1]['train_loss']:.4f} | val {val:.4f} "
-                f"nats/char | lr {lr:.2e} | {speed:,.0f} chars/s | {elapsed:,.0f} s | "
-                f"{threads.describe(chars_per_step)}")
-            if text is not None:
-                log(text)
-    bar.close()
-    train_loss = float(np.mean(recent)) if recent else (history[-1]["train_loss"]
-                                                          if history else float("nan"))
-    with np.errstate(over="ignore", invalid="ignore"):
-        val_loss = evaluate(params, val_ids, B, T)
-    check_finite(val_loss, "validation loss", step)
-    elapsed = time.perf_counter() - start
-    if not history or history[-1]["step"] != step:
-        history.append({"step": step, "train_loss": train_loss, "val_loss": val_loss,
-                        "lr": lr_at(cfg, step, progress_of(step, elapsed)),
-                        "seconds": round(elapsed, 1), "threads": threads.report(chars_per_step)})
-    else:
-        history[-1]["val_loss"] = val_loss
-    final_text = sample_now(step) if "sample" not in history[-1] else None
-    save()
-    metrics = {"val_loss": val_loss, "val_bits_per_char": bits_per_char(val_loss),
-               "train_loss": train_loss, "steps": step, "seconds": round(elapsed, 1),
-               "chars_per_sec": round(train_chars / max(train_time, 1e-9), 1),
-               "params": count_params(params), "vocab_size": len(vocab),
-               "config": dataclasses.asdict(cfg), "history": history,
-               "threads": threads.report(chars_per_step)}
-    threads.restore()
-    if metrics_json is not None:
-        _atomic_write(Path(metrics_json), json.dumps(metrics, indent=1).encode())
-    if final_text is not None:
-        log(final_text)
-    log(f"validation loss: {val_loss:.4f} nats/char ({bits_per_char(val_loss):.4f} bits/char) "
-        f"after {step} steps")
-    return TrainResult(params, vocab, cfg, history, metrics)
+def _resumable_checkpoint(resume, vocab: Vocabulary, default_corpus: bool) -> dict:
+    """The checkpoint --resume names (`load_checkpoint`), if a run can go on from it on a
+    text of this vocabulary; otherwise LSTMError."""
+    ckpt = load_checkpoint(resume, "--resume")
+    if ckpt["opt"] is None:
+        raise LSTMError(f"{resume} is a released model (no optimiser state): it can be "
+                        "sampled from, not resumed")
+    if ckpt["vocab"] != vocab:
+        source = (f"the default corpus {DEFAULT_CORPUS.relative_to(ROOT)} (no --data "
+                  "given)" if default_corpus else "the data")
+        raise LSTMError(f"the vocabulary of {source} ({len(vocab)} chars) differs from "
+                        f"the checkpoint's ({len(ckpt['vocab'])} chars): resume on the "
+                        "text it was trained on")
+    return ckpt
 
 
 # --------------------------------------------------------------------------------------
