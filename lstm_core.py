@@ -122,38 +122,62 @@ def _flag(name: str) -> str:
 # --------------------------------------------------------------------------------------
 
 
+def _option(default, help: str, **argparse_settings):
+    """A Config field and its `train` flag: the help text (what it does, its sensible range)
+    and any other argparse settings (metavar, choices) travel in the field's metadata, so
+    `build_parser` makes the flag from the field and `train --help` prints this text."""
+    return dataclasses.field(default=default, metadata={"help": help, **argparse_settings})
+
+
 @dataclass
 class Config:
+    """A training run's recipe and limits. Every field is a flag of `train` (`_flag` names
+    it: --hidden-size, --layers, ...); the defaults are the hour's recipe (see RECIPES)."""
+
     # model
-    hidden_size: int = 512  # H, units per layer; 128 learns fast, 512-1024 learns more
-    num_layers: int = 2  # stacked LSTM layers; 1-3
-    dropout: float = 0.2  # inverted dropout on each layer's output (training only); 0-0.5
-    forget_bias: float = 1.0  # initial forget-gate bias (Jozefowicz et al. 2015); 0-2
+    hidden_size: int = _option(512, "units per layer; 128 learns fast, 512-1024 learns more",
+                               metavar="H")
+    num_layers: int = _option(2, "stacked LSTM layers; 1-3", metavar="L")
+    dropout: float = _option(0.2, "inverted dropout on each layer's output (training only), "
+                             "in [0, 1); 0-0.5", metavar="P")
+    forget_bias: float = _option(1.0, "initial forget-gate bias (Jozefowicz et al. 2015); 0-2")
     # data
-    batch_size: int = 64  # B, parallel streams of text; 16-128
-    seq_len: int = 100  # T, steps of truncated backpropagation through time; 25-200
+    batch_size: int = _option(64, "parallel streams of text; 16-128", metavar="B")
+    seq_len: int = _option(100, "steps of truncated backpropagation through time; 25-200",
+                           metavar="T")
     # optimiser (AdamW)
-    lr: float = 3e-3  # peak learning rate; 1e-3 - 1e-2
-    beta1: float = 0.9
-    beta2: float = 0.99
-    eps: float = 1e-8
-    weight_decay: float = 0.01  # decoupled decay, weight matrices only; 0-0.1
-    grad_clip: float = 1.0  # max global L2 norm of the gradient; 0.5-5
-    warmup_steps: int = 100  # linear warm-up, then cosine decay to min_lr_frac * lr
-    min_lr_frac: float = 0.1
+    lr: float = _option(3e-3, "peak learning rate, > 0; 1e-3 - 1e-2")
+    beta1: float = _option(0.9, "AdamW's decay of the gradient's mean m, in [0, 1)")
+    beta2: float = _option(0.99, "AdamW's decay of the squared gradient's mean v, in [0, 1)")
+    eps: float = _option(1e-8, "AdamW's guard in m_hat / (sqrt(v_hat) + eps), > 0")
+    weight_decay: float = _option(0.01, "decoupled decay, weight matrices only, >= 0; 0-0.1")
+    grad_clip: float = _option(1.0, "max global L2 norm of the gradient, > 0; 0.5-5")
+    warmup_steps: int = _option(100, "linear warm-up over this many steps (>= 0), then "
+                                "cosine decay to --min-lr-frac x --lr", metavar="N")
+    min_lr_frac: float = _option(0.1, "where the cosine decay ends, as a fraction of --lr, "
+                                 "in [0, 1]")
     # run
     # The run stops, and the schedule ends, at max_steps or after time_budget seconds,
     # whichever comes first; with neither, after DEFAULT_TIME_BUDGET (the default recipe).
-    max_steps: int | None = None
-    time_budget: float | None = None
-    eval_every: int = 250  # steps between validation estimates and checkpoints
-    eval_chars: int = 100_000  # validation characters per estimate (the last is full)
-    # a 200-character sample (temperature 0.8, the run's seed) under the loss line at each
-    # evaluation whose step is a multiple of this; None: every evaluation; 0: none
-    sample_every: int | None = None
-    seed: int = 0
-    dtype: str = "float32"  # float32 to train, float64 for gradient checks
-    threads: int | None = None  # BLAS threads; None: the faster of 1 and all (BlasThreads)
+    max_steps: int | None = _option(None, "stop, and end the schedule, after N steps",
+                                    metavar="N")
+    time_budget: float | None = _option(None, "stop, and end the schedule, after this many "
+                                        "seconds (with neither limit: "
+                                        f"{DEFAULT_TIME_BUDGET:.0f})", metavar="SECONDS")
+    eval_every: int = _option(250, "steps between validation estimates and checkpoints",
+                              metavar="N")
+    eval_chars: int = _option(100_000, "validation characters per estimate; the final one "
+                              "reads the whole split", metavar="N")
+    sample_every: int | None = _option(None, "a 200-character sample (temperature 0.8, the "
+                                       "run's seed) under the loss line of each evaluation "
+                                       "whose step is a multiple of N (default: every "
+                                       "evaluation; 0: none)", metavar="N")
+    seed: int = _option(0, "seed of the initial weights and of dropout's masks, >= 0")
+    dtype: str = _option("float32", "float32 to train, float64 for gradient checks",
+                         choices=("float32", "float64"))
+    threads: int | None = _option(None, "BLAS threads, >= 1 (default: the faster of 1 and "
+                                  "all, measured at the start and after each evaluation)",
+                                  metavar="N")
 
     def validate(self) -> None:
         """Every field in its range (NaN and infinity fail every check), or LSTMError."""
@@ -201,6 +225,53 @@ def check_float(flag: str, value, rule: str, unit: str = "") -> None:
     if not ok:
         rule = "a finite number" if rule == "finite" else f"{rule}{unit} and finite"
         raise LSTMError(f"{flag} must be {rule}, got {value!r}")
+
+
+# --------------------------------------------------------------------------------------
+# Recipes: the model and schedule for the time you have
+# --------------------------------------------------------------------------------------
+# Config() is the hour's recipe. Squeezed into five minutes it has made too few steps to
+# learn much, and a smaller model, making many more steps in that time, does better. Each
+# row below was the best of a search at its budget: Shakespeare's validation split, a
+# 2-core machine, confirmed on Milton (data/README.md, "Recipes by budget").
+
+# budget in seconds -> (the fields that differ from Config(), steps its measured run made)
+RECIPES = {
+    DEFAULT_TIME_BUDGET: ({}, 5292),
+}
+
+
+def choose_recipe(given: dict) -> tuple[Config, str]:
+    """The Config for a run with the explicitly given fields `given` (a dict of Config
+    fields), and a line saying which recipe it is and why.
+
+    The rule: the row of RECIPES whose budget is nearest to --time-budget on a log scale (so
+    the boundary between two rows is their geometric mean), the shortest row below the table
+    and the hour's beyond it. With --max-steps alone, the row whose measured run made the
+    nearest number of steps. With neither, the hour's (Config()'s own defaults). Every field
+    in `given` overrides its part of the recipe."""
+    budget, steps = given.get("time_budget"), given.get("max_steps")
+    if budget is not None:
+        row = min(RECIPES, key=lambda b: abs(math.log(b / budget)))
+        why = f"the nearest measured budget to --time-budget {budget:g}"
+    elif steps is not None:
+        row = min(RECIPES, key=lambda b: abs(math.log(RECIPES[b][1] / steps)))
+        why = (f"its measured run made {RECIPES[row][1]:,} steps, the nearest to "
+               f"--max-steps {steps}")
+    else:
+        row, why = DEFAULT_TIME_BUDGET, "no --time-budget or --max-steps given"
+    fields, _ = RECIPES[row]
+    cfg = dataclasses.replace(Config(), **{**fields, **given})
+    parts = (f"H={cfg.hidden_size} L={cfg.num_layers} B={cfg.batch_size} T={cfg.seq_len}, "
+             f"lr {cfg.lr:g}, warm-up {cfg.warmup_steps} steps, dropout {cfg.dropout:g}, "
+             f"weight decay {cfg.weight_decay:g}")
+    recipe_fields = {"hidden_size", "num_layers", "batch_size", "seq_len", "lr",
+                     "warmup_steps", "dropout", "weight_decay", *fields}
+    kept = sorted(_flag(k) for k in given if k in recipe_fields)
+    name = "hour's" if row >= 3600 else f"{row / 60:g}-minute"
+    line = (f"recipe: the {name} ({why}): {parts}"
+            + (f"; {', '.join(kept)} as given" if kept else ""))
+    return cfg, line
 
 
 # --------------------------------------------------------------------------------------
@@ -2094,13 +2165,13 @@ def _cmd_train(args) -> None:
              if getattr(args, f.name, None) is not None}
     dataclasses.replace(Config(), **given).validate()  # a bad flag fails before any work
     if args.resume is not None:
-        cfg, changes = None, given  # the checkpoint's config, changed by `resume_config`
+        cfg, changes, why = None, given, None  # the checkpoint's config, by `resume_config`
     else:
-        cfg, changes = Config(**given), None
+        (cfg, why), changes = choose_recipe(given), None
     out = args.out if args.out is not None else (args.resume or "model.npz")
     train(cfg, data_path=args.data, out=out,
           resume=args.resume, changes=changes, metrics_json=args.metrics_json,
-          overwrite=args.overwrite, stop_at=args.stop_at)
+          overwrite=args.overwrite, stop_at=args.stop_at, recipe=why)
 
 
 def _stdout():
@@ -2203,6 +2274,34 @@ class _Parser(argparse.ArgumentParser):
             file.write(message)
 
 
+def _flag_list(names) -> str:
+    """'--a, --b and --c': the flags of these Config fields, for a sentence."""
+    flags = [_flag(name) for name in names]
+    return ", ".join(flags[:-1]) + " and " + flags[-1] if len(flags) > 1 else flags[0]
+
+
+def _add_config_flags(parser) -> None:
+    """A flag for every Config field, made from the field itself: its type from the
+    annotation, its help text (what it does, its range) and any argparse settings from its
+    metadata (`_option`), its default and whether --resume may change it added here. The
+    flag's own default is None, so that `_cmd_train` can tell a flag given from one not."""
+    group = parser.add_argument_group(
+        "the recipe and the run (Config)",
+        "Defaults: the hour's recipe, as shown. With --time-budget or --max-steps, the "
+        "recipe measured best for about that run (the first line printed says which); each "
+        "flag given overrides its part.")
+    kinds = {"int": int, "float": float, "str": str}
+    for f in dataclasses.fields(Config):
+        settings = dict(f.metadata)
+        help = settings.pop("help")
+        if f.default is not None:
+            help += f" (default: {f.default})"
+        if f.name in RESUMABLE_CHANGES:
+            help += "; may change on --resume"
+        group.add_argument(_flag(f.name), dest=f.name, type=kinds[f.type.split(" |")[0]],
+                           help=help, **settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m lstm_core",
                                      description="A character-level LSTM in NumPy.")
@@ -2210,36 +2309,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model (default: the default recipe on "
                        "Shakespeare)")
-    p.add_argument("--data", help="UTF-8 text file (default: the Shakespeare corpus)")
-    p.add_argument("--hidden-size", type=int)
-    p.add_argument("--layers", dest="num_layers", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--seq-len", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--dropout", type=float)
-    p.add_argument("--grad-clip", type=float)
-    p.add_argument("--warmup-steps", type=int)
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--time-budget", type=float, help="seconds; the schedule fits this time")
-    p.add_argument("--eval-every", type=int)
-    p.add_argument("--sample-every", type=int, help="print a 200-character sample at each "
-                   "evaluation whose step is a multiple of N (default: every evaluation; "
-                   "0: never)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--dtype", choices=["float32", "float64"])
-    p.add_argument("--threads", type=int, help="BLAS threads (default: the faster of 1 and "
-                   "all, measured at the start and at each evaluation)")
-    p.add_argument("--out", help="checkpoint to write (default: model.npz, or the --resume "
-                   "file)")
-    p.add_argument("--resume", help="checkpoint to continue (only --max-steps, --time-budget, "
-                   "--eval-every, --sample-every and --threads may change; a new limit "
-                   "stretches the schedule)")
+    p.add_argument("--data", metavar="PATH",
+                   help="UTF-8 text file (default: the Shakespeare corpus)")
+    p.add_argument("--out", metavar="CKPT", help="checkpoint to write (default: model.npz, "
+                   "or the --resume file)")
+    p.add_argument("--resume", metavar="CKPT", help="checkpoint to continue (only "
+                   f"{_flag_list(RESUMABLE_CHANGES)} may change; a new limit stretches the "
+                   "schedule)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --out or --metrics-json")
-    p.add_argument("--stop-at", type=int, help="stop and save at this step; --resume then "
-                   "continues bit for bit as if it never stopped (with a fixed --threads)")
-    p.add_argument("--metrics-json", help="write the final metrics here")
+    p.add_argument("--stop-at", type=int, metavar="N", help="stop and save at this step; "
+                   "--resume then continues bit for bit as if it never stopped (with a fixed "
+                   "--threads)")
+    p.add_argument("--metrics-json", metavar="PATH", help="write the final metrics here")
+    _add_config_flags(p)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("sample", help="generate text from a checkpoint")
