@@ -122,6 +122,17 @@ def read_bytes(stream, n, timeout):
     return data
 
 
+def read_until(stream, marker: bytes, timeout):
+    """What a pipe gives until `marker` has arrived (or `timeout` seconds have passed)."""
+    data, deadline = b"", time.monotonic() + timeout
+    while marker not in data and time.monotonic() < deadline:
+        chunk = read_bytes(stream, 1, deadline - time.monotonic())
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def wait_for(predicate, timeout=20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -1763,7 +1774,8 @@ def test_sigterm_before_the_first_checkpoint_leaves_nothing(case):
     before = snapshot(case.tmp)
     with spawn(*TRAIN, "--data", case.corpus, "--max-steps", 100000, "--time-budget", 30,
                "--eval-every", 10**6, "--out", out) as p:
-        assert read_bytes(p.stdout, 8, timeout=20) == b"training"
+        first = read_until(p.stdout, b"\ntraining", timeout=20)
+        assert first.startswith(b"recipe: ") and first.endswith(b"\ntraining")
         p.send_signal(signal.SIGTERM)
         r = finish(p)
     assert_one_line(r, (143, -signal.SIGTERM))

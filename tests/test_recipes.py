@@ -1,0 +1,83 @@
+"""The recipe follows the budget: `choose_recipe`'s rule, row by row and between rows."""
+
+import dataclasses
+import math
+
+import pytest
+
+import lstm_core as lc
+
+BUDGETS = sorted(lc.RECIPES)
+
+
+def test_the_table_is_a_set_of_valid_configs_with_the_hour_as_the_default():
+    assert lc.DEFAULT_TIME_BUDGET in lc.RECIPES
+    assert lc.RECIPES[lc.DEFAULT_TIME_BUDGET][0] == {}  # Config() is the hour's recipe
+    names = {f.name for f in dataclasses.fields(lc.Config)}
+    for budget, (fields, steps) in lc.RECIPES.items():
+        assert budget > 0 and steps >= 1
+        assert set(fields) <= names - {"time_budget", "max_steps", "seed", "threads"}
+        dataclasses.replace(lc.Config(), **fields).validate()
+
+
+def test_no_limit_gives_the_hour_exactly():
+    cfg, line = lc.choose_recipe({})
+    assert cfg == lc.Config()
+    assert line.startswith("recipe: the hour's (no --time-budget or --max-steps given)")
+    assert "H=512 L=2 B=64 T=100" in line
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_each_measured_budget_gets_its_own_row(budget):
+    cfg, line = lc.choose_recipe({"time_budget": budget})
+    assert cfg == dataclasses.replace(lc.Config(), time_budget=budget, **lc.RECIPES[budget][0])
+    assert line.startswith("recipe: the ")
+    assert f"H={cfg.hidden_size} L={cfg.num_layers} B={cfg.batch_size} T={cfg.seq_len}" in line
+    assert "as given" not in line  # --time-budget is the limit, not a part of the recipe
+
+
+def _row_of(cfg):
+    return [b for b in BUDGETS
+            if cfg == dataclasses.replace(lc.Config(), time_budget=cfg.time_budget,
+                                          max_steps=cfg.max_steps, **lc.RECIPES[b][0])]
+
+
+def test_between_rows_the_nearest_on_a_log_scale_and_the_ends_beyond():
+    assert _row_of(lc.choose_recipe({"time_budget": BUDGETS[0] / 10})[0]) == [BUDGETS[0]]
+    assert _row_of(lc.choose_recipe({"time_budget": BUDGETS[-1] * 10})[0]) == [BUDGETS[-1]]
+    for lo, hi in zip(BUDGETS, BUDGETS[1:]):
+        middle = math.sqrt(lo * hi)
+        assert _row_of(lc.choose_recipe({"time_budget": middle * 0.98})[0]) == [lo]
+        assert _row_of(lc.choose_recipe({"time_budget": middle * 1.02})[0]) == [hi]
+
+
+def test_max_steps_alone_picks_the_row_whose_run_made_about_as_many_steps():
+    for budget in BUDGETS:
+        steps = lc.RECIPES[budget][1]
+        cfg, line = lc.choose_recipe({"max_steps": steps})
+        assert _row_of(cfg) == [budget] and cfg.max_steps == steps
+        assert f"made {steps:,} steps" in line
+    cfg, _ = lc.choose_recipe({"max_steps": 10**9, "time_budget": BUDGETS[0]})
+    assert _row_of(cfg) == [BUDGETS[0]]  # with both, the budget decides
+
+
+def test_an_explicit_flag_overrides_its_part_only():
+    for budget in BUDGETS:
+        given = {"time_budget": budget, "hidden_size": 48, "lr": 1.5e-3}
+        cfg, line = lc.choose_recipe(given)
+        want = dataclasses.replace(lc.Config(), **{**lc.RECIPES[budget][0], **given})
+        assert cfg == want
+        assert line.endswith("; --hidden-size, --lr as given")
+        assert "H=48 " in line and "lr 0.0015," in line
+
+
+def test_the_cli_prints_the_recipe_first(tmp_path, capsys):
+    text = "".join(f"line {i} of a small text, with some words.\n" for i in range(400))
+    (tmp_path / "t.txt").write_text(text)
+    assert lc.main(["train", "--data", str(tmp_path / "t.txt"), "--max-steps", "2",
+                    "--hidden-size", "8", "--layers", "1", "--batch-size", "2", "--seq-len",
+                    "8", "--out", str(tmp_path / "m.npz"), "--sample-every", "0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("recipe: the ")
+    assert lines[0].endswith("; --batch-size, --hidden-size, --layers, --seq-len as given")
+    assert lines[1].startswith("training ")
