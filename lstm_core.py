@@ -1214,7 +1214,7 @@ class Run:
     # this session
     data: TrainingData
     out: Path | None  # the checkpoint, written at each evaluation and at the end
-    lock: OutputLock | contextlib.nullcontext  # held on `out` while the run lasts
+    lock: OutputLock | None  # held on `out` while the run lasts (`train` takes it)
     verbose: bool  # the log lines on stdout and the progress bar
     lr: float = math.nan  # the learning rate of the last step
     recent: list = dataclasses.field(default_factory=list)  # losses since the last record
@@ -1371,9 +1371,10 @@ def finish_run(run: Run, metrics_json=None) -> TrainResult:
 
 
 def save_run(run: Run) -> None:
-    """The run's checkpoint, written to `out` (if any) under its lock."""
+    """The run's checkpoint, written to `out` (if any), its lock (if any) made sure of."""
     if run.out is not None:
-        run.lock.refresh()
+        if run.lock is not None:
+            run.lock.refresh()
         save_checkpoint(run.out, params=run.params, opt=run.opt, state=run.state,
                         vocab=run.data.vocab, cfg=run.cfg, step=run.step, window=run.window,
                         elapsed=run.elapsed, rng=run.rng, history=run.history)
@@ -1465,10 +1466,10 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
             text_of = (f"the default corpus {DEFAULT_CORPUS.relative_to(ROOT)}"
                        if default_corpus else data_path or "the text given")
             print(_resuming_line(resume, ckpt["step"], text_of, cfg), flush=True)
-    lock = OutputLock(out) if out is not None else contextlib.nullcontext()
+    lock = OutputLock(out) if out is not None else None
     if out is not None:
         remove_stale_temporaries(out.resolve().parent)
-    with lock:
+    with lock or contextlib.nullcontext():
         if recipe is not None and verbose:
             print(recipe, flush=True)
         try:
