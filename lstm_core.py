@@ -232,12 +232,15 @@ def check_float(flag: str, value, rule: str, unit: str = "") -> None:
 # --------------------------------------------------------------------------------------
 # Config() is the hour's recipe. Squeezed into five minutes it has made too few steps to
 # learn much, and a smaller model, making many more steps in that time, does better. Each
-# row below was the best of a search at its budget: Shakespeare's validation split, a
-# 2-core machine, confirmed on Milton (data/README.md, "Recipes by budget").
+# row below was the best of a search at its budget (Shakespeare's validation split, a
+# 2-core machine; every run and the check on Milton: data/README.md, "Recipes by budget").
 
 # budget in seconds -> (the fields that differ from Config(), steps its measured run made)
+_SHORT = dict(num_layers=1, batch_size=32, seq_len=64, dropout=0.0, eval_every=500)
 RECIPES = {
-    DEFAULT_TIME_BUDGET: ({}, 5292),
+    120.0: ({**_SHORT, "hidden_size": 256, "lr": 2e-2}, 2847),  # 1.552 nats/char
+    300.0: ({**_SHORT, "hidden_size": 384, "lr": 1.5e-2}, 4170),  # 1.481 nats/char
+    DEFAULT_TIME_BUDGET: ({}, 5292),  # 1.452 nats/char
 }
 
 
@@ -246,16 +249,17 @@ def choose_recipe(given: dict) -> tuple[Config, str]:
     fields), and a line saying which recipe it is and why.
 
     The rule: the row of RECIPES whose budget is nearest to --time-budget on a log scale (so
-    the boundary between two rows is their geometric mean), the shortest row below the table
-    and the hour's beyond it. With --max-steps alone, the row whose measured run made the
-    nearest number of steps. With neither, the hour's (Config()'s own defaults). Every field
-    in `given` overrides its part of the recipe."""
+    the boundary between two rows is their geometric mean, and on it the longer row wins),
+    the shortest row below the table and the hour's beyond it. With --max-steps alone, the
+    row whose measured run made the nearest number of steps. With neither, the hour's
+    (Config()'s own defaults). Every field in `given` overrides its part of the recipe."""
     budget, steps = given.get("time_budget"), given.get("max_steps")
     if budget is not None:
-        row = min(RECIPES, key=lambda b: abs(math.log(b / budget)))
+        row = min(RECIPES, key=lambda b: (round(abs(math.log(b / budget)), 9), -b))
         why = f"the nearest measured budget to --time-budget {budget:g}"
     elif steps is not None:
-        row = min(RECIPES, key=lambda b: abs(math.log(RECIPES[b][1] / steps)))
+        made = {b: steps_made for b, (_, steps_made) in RECIPES.items()}
+        row = min(RECIPES, key=lambda b: (round(abs(math.log(made[b] / steps)), 9), -b))
         why = (f"its measured run made {RECIPES[row][1]:,} steps, the nearest to "
                f"--max-steps {steps}")
     else:
@@ -268,7 +272,7 @@ def choose_recipe(given: dict) -> tuple[Config, str]:
     recipe_fields = {"hidden_size", "num_layers", "batch_size", "seq_len", "lr",
                      "warmup_steps", "dropout", "weight_decay", *fields}
     kept = sorted(_flag(k) for k in given if k in recipe_fields)
-    name = "hour's" if row >= 3600 else f"{row / 60:g}-minute"
+    name = "hour's recipe" if row >= 3600 else f"{row / 60:g}-minute recipe"
     line = (f"recipe: the {name} ({why}): {parts}"
             + (f"; {', '.join(kept)} as given" if kept else ""))
     return cfg, line
@@ -923,7 +927,8 @@ class BlasThreads:
       one with all; unless one was twice as fast, one more each, all then 1. The faster
       count, in total time, is kept;
     - after every `every` calls (or at `recheck()`), one call tries the other count
-      against the median of the last 4 calls, and a second call confirms a switch. Such a
+      against the median of the last 4 calls, and a second call confirms a switch; after a
+      switch, or a first choice of 1 thread, the next check comes after every / 4. Such a
       check waits while it would bring the extra time spent trying above
       THREAD_CHECK_BUDGET of the total (judged by the other count's last measurement);
     - with all threads, as soon as the last 4 calls run 1.25x slower than 1 thread did
@@ -1043,6 +1048,8 @@ class BlasThreads:
             self.spent += abs(t1 - tn) * len(tried[1])
             self.seconds = {1: t1, self.all: tn}
             self.threads = 1 if t1 < tn else self.all
+            if self.threads == 1:
+                self._look_again_soon()
         else:  # a check: the other count against the last calls with this one
             (other, ts), = tried.items()
             now, t = self.seconds[self.threads], float(np.mean(ts))
@@ -1053,7 +1060,14 @@ class BlasThreads:
             self.seconds[other] = t
             if t < 0.95 * now:
                 self.threads = other
+                self._look_again_soon()
         self.tried, self.recent = {}, []
+
+    def _look_again_soon(self) -> None:
+        """After a switch (or a first choice of 1 thread), the next check comes after a
+        quarter of `every` calls: a core busy for a moment costs a quarter of the time."""
+        if self.every:
+            self.since_check = self.every - max(1, self.every // 4)
 
     def report(self, chars_per_call: int) -> dict:
         """The count in use, why, and the chars/s last measured with each count."""
@@ -1470,14 +1484,15 @@ def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
     if out is not None:
         remove_stale_temporaries(out.resolve().parent)
     with lock or contextlib.nullcontext():
-        if recipe is not None and verbose:
-            print(recipe, flush=True)
         try:
             if ckpt is None:
                 run = start_run(cfg, data, out, lock, verbose)
             else:
                 run = resume_run(ckpt, cfg, data, out, lock, verbose)
-            _log(run, f"training {count_params(run.params):,} parameters on "
+            # the recipe and this line in one write: `train | head -n 1` breaks the pipe
+            # at the first evaluation's line, after its checkpoint is saved
+            _log(run, ("" if recipe is None else recipe + "\n")
+                 + f"training {count_params(run.params):,} parameters on "
                  f"{data.n_train:,} characters (vocabulary {len(vocab)}), "
                  f"H={cfg.hidden_size} L={cfg.num_layers} B={cfg.batch_size} T={cfg.seq_len}")
             while run_progress(run) < 1.0 and (stop_at is None or run.step < stop_at):

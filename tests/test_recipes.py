@@ -23,7 +23,7 @@ def test_the_table_is_a_set_of_valid_configs_with_the_hour_as_the_default():
 def test_no_limit_gives_the_hour_exactly():
     cfg, line = lc.choose_recipe({})
     assert cfg == lc.Config()
-    assert line.startswith("recipe: the hour's (no --time-budget or --max-steps given)")
+    assert line.startswith("recipe: the hour's recipe (no --time-budget or --max-steps given)")
     assert "H=512 L=2 B=64 T=100" in line
 
 
@@ -49,6 +49,7 @@ def test_between_rows_the_nearest_on_a_log_scale_and_the_ends_beyond():
         middle = math.sqrt(lo * hi)
         assert _row_of(lc.choose_recipe({"time_budget": middle * 0.98})[0]) == [lo]
         assert _row_of(lc.choose_recipe({"time_budget": middle * 1.02})[0]) == [hi]
+        assert _row_of(lc.choose_recipe({"time_budget": middle})[0]) == [hi]  # a tie
 
 
 def test_max_steps_alone_picks_the_row_whose_run_made_about_as_many_steps():

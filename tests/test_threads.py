@@ -134,6 +134,26 @@ def test_a_core_that_becomes_busy_is_noticed_within_a_few_steps(two_threads, clo
     assert log[30:] == [2, 2, 1, 1, 1, 1, 1, 1, 1, 1]
 
 
+def test_after_a_switch_the_next_check_comes_four_times_sooner(two_threads, clock):
+    log = []
+    cost = {1: 0.010, 2: 0.006}
+    threads = lc.BlasThreads(every=40)
+    step = fake_step(clock, cost, log)
+    for _ in range(300):  # long enough for the budget (3 %) to allow a try at any check
+        threads(step)
+    assert threads.threads == 2
+    cost[2] = 0.014  # a core busy for a moment ...
+    while threads.threads == 2:
+        threads(step)
+    switched = len(log)
+    cost[2] = 0.006  # ... and free again
+    for _ in range(40):
+        threads(step)
+    assert threads.threads == 2
+    first_try = log.index(2, switched)
+    assert first_try - switched == 10  # every // 4 calls with 1 thread, not every
+
+
 def test_a_core_that_becomes_free_is_noticed_at_a_check(two_threads, clock):
     log = []
     cost = {1: 0.010, 2: 0.030}
