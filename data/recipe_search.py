@@ -32,7 +32,10 @@ def save(runs: list) -> None:
 def add(name, metrics_path, corpus="shakespeare", note=""):
     m = json.loads(Path(metrics_path).read_text())
     cfg = m["config"]
-    run = {"name": name, "corpus": corpus, "budget": cfg["time_budget"],
+    budget = cfg["time_budget"]
+    if budget is None and cfg["max_steps"] is None:
+        budget = 3600.0  # lstm_core.DEFAULT_TIME_BUDGET: a run with no limit given
+    run = {"name": name, "corpus": corpus, "budget": budget,
            "recipe": {k: cfg[k] for k in RECIPE_KEYS}, "steps": m["steps"],
            "seconds": m["seconds"], "chars_per_sec": m["chars_per_sec"],
            "val_loss": round(m["val_loss"], 4), "train_loss": round(m["train_loss"], 4),
@@ -79,7 +82,9 @@ def plot(png_path, names=None):
         if r["recipe"] is None:
             ax.plot(t, v, "k*", ms=10, label=r["name"])
         else:
-            ax.plot(t, v, ".-", label=r["name"])
+            c = r["recipe"]
+            ax.plot(t, v, ".-", label=f"{r['name']}: H={c['hidden_size']} L={c['num_layers']} "
+                    f"B={c['batch_size']} T={c['seq_len']} lr {c['lr']:g}")
     ax.set(xscale="log", xlabel="minutes (log scale)", ylabel="validation loss (nats/char)",
            ylim=(1.3, 2.6), title="Shakespeare: validation loss against wall time")
     ax.grid(alpha=0.3, which="both")

@@ -82,3 +82,18 @@ def test_the_cli_prints_the_recipe_first(tmp_path, capsys):
     assert lines[0].startswith("recipe: the ")
     assert lines[0].endswith("; --batch-size, --hidden-size, --layers, --seq-len as given")
     assert lines[1].startswith("training ")
+
+
+def test_each_row_is_the_best_run_of_its_budget_in_the_search_record():
+    """data/recipe_search.json keeps every run of the search; each row of RECIPES is the
+    recipe of the run with the lowest validation loss at its budget, with its steps."""
+    import json
+
+    record = json.loads((lc.ROOT / "data" / "recipe_search.json").read_text())
+    for budget, (fields, steps) in lc.RECIPES.items():
+        runs = [r for r in record if r["corpus"] == "shakespeare" and r["recipe"]
+                and r["budget"] == budget and "invalid" not in r["note"]]
+        best = min(runs, key=lambda r: r["val_loss"])
+        cfg = dataclasses.replace(lc.Config(), **fields)
+        assert best["recipe"] == {k: getattr(cfg, k) for k in best["recipe"]}, best["name"]
+        assert best["steps"] == steps
