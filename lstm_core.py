@@ -253,13 +253,13 @@ def choose_recipe(given: dict) -> tuple[Config, str]:
     the shortest row below the table and the hour's beyond it. With --max-steps alone, the
     row whose measured run made the nearest number of steps. With neither, the hour's
     (Config()'s own defaults). Every field in `given` overrides its part of the recipe."""
+    dataclasses.replace(Config(), **given).validate()  # a bad value fails here, not in log
     budget, steps = given.get("time_budget"), given.get("max_steps")
     if budget is not None:
-        row = min(RECIPES, key=lambda b: (round(abs(math.log(b / budget)), 9), -b))
+        row = _nearest_on_log_scale({b: b for b in RECIPES}, budget)
         why = f"the nearest measured budget to --time-budget {budget:g}"
     elif steps is not None:
-        made = {b: steps_made for b, (_, steps_made) in RECIPES.items()}
-        row = min(RECIPES, key=lambda b: (round(abs(math.log(made[b] / steps)), 9), -b))
+        row = _nearest_on_log_scale({b: made for b, (_, made) in RECIPES.items()}, steps)
         why = (f"its measured run made {RECIPES[row][1]:,} steps, the nearest to "
                f"--max-steps {steps}")
     else:
@@ -272,11 +272,16 @@ def choose_recipe(given: dict) -> tuple[Config, str]:
     recipe_fields = {"hidden_size", "num_layers", "batch_size", "seq_len", "lr",
                      "warmup_steps", "dropout", "weight_decay", *fields}
     kept = sorted(_flag(k) for k in given if k in recipe_fields)
-    name = "hour's recipe" if row >= 3600 else f"{row / 60:g}-minute recipe"
+    name = "hour's recipe" if row == DEFAULT_TIME_BUDGET else f"{row / 60:g}-minute recipe"
     line = (f"recipe: the {name} ({why}): {parts}"
             + (f"; {', '.join(kept)} as given" if kept else ""))
     return cfg, line
 
+
+
+def _nearest_on_log_scale(values: dict, target: float):
+    """The key whose value is nearest to target by ratio; on a tie, the longer budget."""
+    return min(values, key=lambda row: (round(abs(math.log(values[row] / target)), 9), -row))
 
 # --------------------------------------------------------------------------------------
 # Data: corpus, vocabulary, split, streams for truncated BPTT
@@ -1419,8 +1424,11 @@ def _stop_if_diverged(run: Run, value: float, what: str, at_step: int) -> None:
 
 
 def _log(run: Run, line: str) -> None:
-    if run.verbose:
-        print(line, flush=True)
+    """line and its newline in one write (print makes two when stdout is unbuffered)."""
+    out = sys.stdout
+    if run.verbose and out is not None:  # as print, nothing where there is no stdout
+        out.write(line + "\n")
+        out.flush()
 
 
 def train(cfg: Config | None = None, text: str | None = None, *, data_path=None,
