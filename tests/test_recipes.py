@@ -24,7 +24,7 @@ def test_no_limit_gives_the_hour_exactly():
     cfg, line = lc.choose_recipe({})
     assert cfg == lc.Config()
     assert line.startswith("recipe: the hour's recipe (no --time-budget or --max-steps given)")
-    assert "H=512 L=2 B=64 T=100" in line
+    assert "H=512 L=1 B=32 T=64" in line
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
