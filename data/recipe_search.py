@@ -83,8 +83,9 @@ def plot(png_path, names=None):
             ax.plot(t, v, "k*", ms=10, label=r["name"])
         else:
             c = r["recipe"]
+            dropout = f" dropout {c['dropout']:g}" if c["dropout"] else ""
             ax.plot(t, v, ".-", label=f"{r['name']}: H={c['hidden_size']} L={c['num_layers']} "
-                    f"B={c['batch_size']} T={c['seq_len']} lr {c['lr']:g}")
+                    f"B={c['batch_size']} T={c['seq_len']} lr {c['lr']:g}{dropout}")
     ax.set(xscale="log", xlabel="minutes (log scale)", ylabel="validation loss (nats/char)",
            ylim=(1.3, 2.6), title="Shakespeare: validation loss against wall time")
     ax.grid(alpha=0.3, which="both")
