@@ -43,7 +43,7 @@ train_ids, val_ids = lc.split_data(vocab.encode(text))
 ckpt = lc.load_checkpoint(lc.DEFAULT_CHECKPOINT)
 params_trained = ckpt["params"]
 print(f"V = {V}; the shipped model: H = {ckpt['config'].hidden_size}, "
-      f"{ckpt['config'].num_layers} layers")
+      f"{ckpt['config'].num_layers} layer(s)")
 
 
 def train_run(cfg, carry=True):
@@ -224,12 +224,13 @@ print(f"first repeated stretch: characters {start}-{start + 20} come back at {ag
 print(repr(greedy[start : start + period]))
 
 # %% [markdown]
-# Greedy decoding falls into a loop within a few dozen characters: "the state of the state
-# of" comes back every 26 characters, and then whole lines repeat. At $\tau = 0$ the next
-# character is a function of the state alone, and the state is a function of the
-# characters read. A phrase that is likely after itself ("of the state" is, in
-# Shakespeare's political plays) brings the state back close to where it was; from there
-# the same choices follow, and nothing random ever breaks the cycle. Sampling with
+# Greedy decoding falls into a loop at once: a stage direction, two short speeches, an exit
+# and a scene heading, 188 characters in all, and then the same again from "[Enter
+# CORIOLANUS, and" on, with other names after "and" in the second round only. At
+# $\tau = 0$ the next character is a function of the state alone, and the state is a
+# function of the characters read. A passage that is likely after itself (an exit and a
+# new scene are likely after any scene) brings the state back close to where it was; from
+# there the same choices follow, and nothing random ever breaks the cycle. Sampling with
 # $\tau > 0$ draws, now and then, a less likely character, which takes the state
 # elsewhere.
 #
@@ -307,7 +308,7 @@ for label, curve in curves.items():
 # %% [markdown]
 # The nucleus adapts to the model's confidence: where the next character is obvious it
 # keeps one (a single character holds 90 % of the probability), where the model is unsure
-# it keeps up to 30; top-k keeps 5 everywhere, too many in the first case and too few in
+# it keeps up to 31 (5.2 on average); top-k keeps 5 everywhere, too many in the first case and too few in
 # the second. Its entropy lies between top-k's and the full distribution's, and it grows
 # with $\tau$ like the full one, since a flatter distribution needs more characters to
 # reach 90 %; top-k's is capped at $\ln 5$.
@@ -329,15 +330,15 @@ for B_, T_ in [(64, 100), (1, 1000)]:
           "the zero state)")
 
 # %% [markdown]
-# The loss differs (1.595 against 1.567 nats/char) for two reasons. Every stream starts
+# The loss differs (1.520 against 1.456 nats/char) for two reasons. Every stream starts
 # from the zero state, with no context, and its first characters cost more (exercise 1):
 # $B = 64$ streams start 64 times, one stream once. And the two read different characters:
 # `make_streams` cuts the text into $B$ slices and `num_windows` reads only whole windows of
 # each, so $B = 64$ scores 64 pieces of 300 characters and $B = 1$ almost the whole text.
 # With a model that uses hundreds of characters of context, 64 cold starts in 20,000
-# characters are a cost that shows; over the whole validation split, as `lc.train`
-# evaluates it at the end (B = 64, T = 100, windows of 7,900 characters per stream), it
-# shrinks to a few thousandths.
+# characters are a cost that shows. Over the whole validation split, as `lc.train`
+# evaluates it at the end (at the run's $B = 32$, $T = 64$: 32 streams of about 15,800
+# characters), the cold starts are 32 in half a million characters.
 #
 # ← Previous: [04 · solutions](04_adamw_solutions.ipynb) ·
 # [The lesson](../05_training.ipynb) · [Contents](../00_contents.ipynb) ·
