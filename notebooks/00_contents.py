@@ -38,8 +38,8 @@
 #    validation, bits per character and perplexity, sampling with temperature and top-k, and
 #    the trained model.
 # 6. [06 · Inside the LSTM](06_inside_the_lstm.ipynb): what a trained network learned: cells
-#    that track stage directions, speaker names and the position in the line, gate
-#    saturation, and how it compares with n-gram models.
+#    that track speaker names and the position in the line (and, in its memory $c_t$, stage
+#    directions), gate saturation, and how it compares with n-gram models.
 #
 # **Exercises.** `make exercises` writes a copy of each lesson with its exercise cells left
 # for you to fill in, and a checker after each, into `exercises/` (next to this page).

@@ -277,7 +277,7 @@ def make_streams(ids, B):
 make_streams = ex.check_make_streams(make_streams)
 
 # %%
-B, T = 4, 12  # small, to print; training uses B = 64, T = 100
+B, T = 4, 12  # small, to print; the training recipe uses B = 32, T = 64
 inputs, targets = make_streams(train_ids, B)
 N = inputs.shape[1]
 
@@ -392,14 +392,14 @@ ax.set_xlabel("position in the stream (characters)")
 plt.show()
 
 # %% [markdown]
-# With the training recipe's sizes ($B = 64$, $T = 100$), one pass over the training text is
+# With the training recipe's sizes ($B = 32$, $T = 64$), one pass over the training text is
 # this many windows (optimisation steps):
 
 # %%
 cfg = lc.Config()
 full = lc.make_streams(train_ids, cfg.batch_size)
 print(f"B = {cfg.batch_size}, T = {cfg.seq_len}: streams of {full[0].shape[1]:,} characters, "
-      f"{lc.num_windows(full, cfg.seq_len)} windows per pass over the training text")
+      f"{lc.num_windows(full, cfg.seq_len):,} windows per pass over the training text")
 
 # %% [markdown]
 # ## 7. One-hot times a matrix is a row lookup
@@ -484,7 +484,7 @@ print(f"row lookup:      {1e3 * t_lookup:6.1f} ms")
 
 # %% [markdown]
 # The times above change from run to run and machine to machine, but the gap between them is
-# typically far smaller than the $V$-fold operation count: the lookup still has to write the
+# typically smaller than the $V$-fold operation count: the lookup still has to write the
 # whole $(T, B, 4H)$ result, as the product does. The gap grows with $V$
 # (a word-level model has $V$ in the tens of thousands). The backward pass has the same
 # shortcut: the gradient of a lookup adds each step's gradient into the row it came from,
@@ -507,7 +507,7 @@ print(f"row lookup:      {1e3 * t_lookup:6.1f} ms")
 #
 # 1. For a text of $n$ characters, $B$ streams and windows of $T$, write the number of
 #    training characters that `make_streams` and `num_windows` together never use. Check
-#    your formula for $B = 64, T = 100$ on `train_ids`.
+#    your formula for $B = 32, T = 64$ on `train_ids`.
 # 2. Suppose each row of a batch were instead a window starting at a random position of the
 #    text. Which of the two checks in section 6 would fail, and what would carrying $(h, c)$
 #    from one batch to the next then feed the model?

@@ -617,7 +617,7 @@ print("stable_softmax == lc.softmax, with no overflow; all three rows are equal"
 #
 # where $s$ numbers the $B$ streams and $y_{t,s}$ is the id of the character that follows.
 #
-# We take the training recipe's model (`lc.Config()`: two layers of $H = 512$), untrained,
+# We take the training recipe's model (`lc.Config()`: one layer of $H = 512$), untrained,
 # and a window of the validation text.
 
 # %%
@@ -655,7 +655,7 @@ print(f"                {lc.bits_per_char(loss):.3f} bits/char, perplexity "
       f"{lc.perplexity(loss):.1f} (V = {V})")
 
 # %% [markdown]
-# The two agree to three decimals because the untrained logits are all close to zero, and
+# The two are less than 0.001 apart because the untrained logits are all close to zero, and
 # they are close to zero because $h_t$ is tiny. Every weight starts within
 # $\pm 1/\sqrt{H} = \pm 0.044$, so the gates' pre-activations are small, the candidate $g_t$
 # is small, and so are $c_t$ and $h_t = o_t \odot \tanh(c_t)$: of the order of $10^{-2}$,
@@ -666,7 +666,7 @@ print(f"                {lc.bits_per_char(loss):.3f} bits/char, perplexity "
 # near $-\ln(1/V) = \ln V$:
 
 # %%
-_, top_layer, _ = cache_v[1][-1]  # the top layer's (input, cache, dropout mask)
+_, top_layer, _ = cache_v[1][-1]  # the top (here the only) layer's (input, cache, mask)
 g_top, h_top = top_layer[0][..., 2 * cfg.hidden_size : 3 * cfg.hidden_size], top_layer[3][1:]
 print(f"top layer: g_t std {g_top.std():.4f}; h_t std {h_top.std():.4f}, largest |h_t| "
       f"{np.abs(h_top).max():.3f}")

@@ -192,7 +192,7 @@ adam = ex.check_adam(adam)
 # $\alpha$ the learning rate and $s_t$ the schedule's multiplier: there $\lambda$ is the
 # fraction removed per step at full schedule, whatever $\alpha$ is. The two agree when the
 # paper's $\lambda$ equals PyTorch's $\eta\lambda$: with the module's defaults, that is the
-# $\eta\lambda = 3 \cdot 10^{-5}$ per step printed in the check below.
+# $\eta\lambda = 8 \cdot 10^{-5}$ per step printed in the check below.
 
 
 # %% tags=["exercise"]

@@ -113,7 +113,7 @@ print(repr(val_text[A][:300]))
 # %%
 x = ids[:200, None]  # (T, 1): one stream
 logits, state, cache = lc.forward(params, x)
-gates, cs, tanh_cs, hs, _ = cache.layers[-1].cache  # the top layer
+gates, cs, tanh_cs, hs, _ = cache.layers[-1].cache  # the last layer (here the only one)
 T = x.shape[0]
 assert gates.shape == (T, 1, 4 * H) and cs.shape == hs.shape == (T + 1, 1, H)
 assert tanh_cs.shape == (T, 1, H) and logits.shape == (T, 1, V)
@@ -130,8 +130,9 @@ print("cached c_t and h_t satisfy the cell equations at all 200 steps")
 #
 # We study $h_t$ rather than $c_t$: $h_t = o_t \odot \tanh(c_t)$ is all that the output
 # layer and the next step see of a cell, and it lies in $(-1, 1)$, so one colour scale fits
-# every cell. Like the rest of this notebook, it reads the **top layer** (layer 1 of the
-# two), the one the output layer reads.
+# every cell. The shipped model has a single layer, so its $h_t$ is exactly what the output
+# layer reads; in a stacked model `cache.layers[-1]`, read here and in the rest of this
+# notebook, would be the top layer, the one under the output layer.
 
 # %%
 def run_stream(params, ids, keep, window=2_000):
@@ -142,7 +143,7 @@ def run_stream(params, ids, keep, window=2_000):
     for start in range(0, len(ids), window):
         z, state, cache = lc.forward(params, ids[start : start + window, None], state)
         _, layers, _, _ = cache
-        g, _, tc, hs, _ = layers[-1][1]  # the top layer's (gates, cs, tanh_cs, hs, W_h)
+        g, _, tc, hs, _ = layers[-1][1]  # the last layer's (gates, cs, tanh_cs, hs, W_h)
         h.append(hs[1:, 0])
         logits.append(z[:, 0])
         if start < keep:
@@ -234,10 +235,14 @@ for name, feature in features.items():
     print(f"{name:12s} {cell:5d} {r_A[cell]:7.3f} {r_B:7.3f} {chance:11.3f}")
 
 # %% [markdown]
-# All three winners pass both checks: their $r$ on passage B is close to their $r$ on passage
-# A, and far above what the same search finds on a misaligned feature. A rare feature
-# such as a stage direction needs a long passage A, or the search has too few examples to
-# go on. The sign of $r$ carries no meaning: a cell can mark a feature by going up or down.
+# All three winners pass both checks: on passage B their $r$ keeps its sign and most of its
+# size, and it stays several times the chance level. `speaker` is the clearest ($r = 0.672$
+# on A, $0.737$ on B), `in_brackets` the weakest ($-0.291$ on A, $-0.223$ on B, against a
+# chance level of 0.063). The same cell, 340, wins for both: section 5 shows what it does.
+# A rare feature such as a stage direction needs a long passage A, or the search has too
+# few examples to go on. The sign of $r$ carries no meaning: a cell can mark a feature by
+# going up or down. Whether some cell keeps stage directions in its memory $c_t$ rather
+# than in its output $h_t$ is exercise 2.
 
 # %% [markdown]
 # ## 5 · Text coloured by a cell
@@ -288,10 +293,12 @@ def excerpt(anchor, n_lines):
 
 
 # %% [markdown]
-# The `in_brackets` cell goes high at a `[` and stays high to the `]`, across the words of
-# the stage direction. It is high on the scene heading and the blank lines too, starts
-# high on a speaker's name and fades along it, and is low all through speech: it marks
-# what is not spoken.
+# The best match for `in_brackets`, cell 340, does not stay high from `[` to `]` as a bracket
+# cell would. It is strongly positive (red) on a speaker's name, darkest at its last
+# letters, and negative (blue) on the names in capitals inside a stage direction and in the
+# scene heading; it is pale on the other words of a direction and near zero through
+# speech. Its negative $r$ with `in_brackets` comes mostly from the names in the
+# directions, as the means below show.
 
 # %%
 cell = best["in_brackets"]
@@ -300,9 +307,27 @@ show_cell(val_text[span], h[span, cell],
           f"Cell {cell}, the best match for in_brackets (passage B)")
 
 # %% [markdown]
-# The `speaker` cell is strongly negative (blue) while a name in capitals is being read,
-# and near zero through the speech that follows, until the newline that ends it: the
-# point where the next name may begin.
+# The mean of this cell's $h_t$ over passage B, on each kind of character:
+
+# %%
+chars = np.array(list(val_text[: len(ids)]))
+capital = np.char.isupper(chars)
+on_name, in_dir = features["speaker"] > 0, features["in_brackets"] > 0
+kinds = {"on a speaker's line": on_name,
+         "in a stage direction, capital": in_dir & capital,
+         "in a stage direction, other": in_dir & ~capital,
+         "everywhere else": ~on_name & ~in_dir}
+print(f"{f'cell {cell}, passage B':30s} {'share':>5s} {'mean h_t':>9s}")
+for name, mask in kinds.items():
+    print(f"{name:30s} {mask[B].mean():5.1%} {h[B, cell][mask[B]].mean():9.3f}")
+
+# %% [markdown]
+# On a speaker's line the cell is positive on average (0.511), inside a stage direction
+# negative, and most on its capitals ($-0.405$ against $-0.237$), and everywhere else (91 %
+# of passage B) it stays near zero. It is a cell for names: it tells a name that begins a
+# speech from a name inside a stage direction. The same cell on a run of speeches: it
+# rises along each name, is darkest at the last letters and the full stop, and falls back
+# to near zero at the newline and through the speech, whose first letter is a capital too.
 
 # %%
 cell = best["speaker"]
@@ -311,8 +336,9 @@ show_cell(val_text[span], h[span, cell],
           f"Cell {cell}, the best match for speaker (passage B)")
 
 # %% [markdown]
-# The `column` cell starts each line low and rises as the line gets longer: a clock that
-# tells the model when a line break is due.
+# The `column` cell, 66, is negative (blue) through the first half of each line and turns
+# positive (red) towards its end; a short line stays blue to its newline. It is a clock
+# that tells the model when a line break is getting near.
 
 # %%
 cell = best["column"]
@@ -322,7 +348,10 @@ show_cell(val_text[span], h[span, cell],
 
 # %% [markdown]
 # The column cell as a curve: its mean value at each position in the line, over the lines
-# of passage B.
+# of passage B. It is not a steady count: it is negative from the start of the line,
+# lowest from about the 15th to the 25th character, and then climbs, crossing zero at about
+# the 35th. Pearson's $r$ measures how close a relation is to a straight line, so a curve like
+# this one gets a lower $r$ (0.587 on passage A) than a steady count would.
 
 # %%
 col_B = features["column"][B].astype(int)
@@ -341,30 +370,36 @@ plt.show()
 # A gate near 0 or 1 acts as a switch: $f_t \approx 1$ keeps the cell's memory unchanged,
 # $f_t \approx 0$ erases it; $i_t \approx 0$ ignores the input; $o_t \approx 0$ hides the cell
 # from the output. The share of gate values below 0.1 or above 0.9 over the first 10,000
-# characters of passage A, for all $H$ cells of the **top layer** (layer 1 of 2, the one
-# `run_stream` keeps and the one searched above; layer 0 is left as an exercise):
+# characters of passage A, for all $H$ cells of the model's one layer (the one `run_stream`
+# keeps and the one searched above):
 
 # %%
 gate_A = {name: gates_early[warmup:, k * H : (k + 1) * H] for k, name in enumerate("ifgo")}
 assert gate_A["i"].shape == (10_000, H)
-print(f"top layer (layer {L - 1} of 0..{L - 1}), {H} cells, 10,000 characters")
+layer_name = "the only layer" if L == 1 else f"the top layer of {L}"
+print(f"{layer_name}, {H} cells, 10,000 characters")
 print(f"{'gate':5s} {'< 0.1':>7s} {'> 0.9':>7s} {'between':>8s}")
 for name in "ifo":
     v = gate_A[name]
     low, high = (v < 0.1).mean(), (v > 0.9).mean()
     print(f"{name:5s} {low:7.3f} {high:7.3f} {1 - low - high:8.3f}")
 stuck = (np.abs(tanh_c[warmup:]) > 0.99).mean(axis=0) >= 0.99
-print(f"\ntop-layer cells with |tanh(c_t)| > 0.99 at 99 % of the positions or more: "
+print(f"\ncells with |tanh(c_t)| > 0.99 at 99 % of the positions or more: "
       f"{stuck.sum()} of {H}")
 
 # %% [markdown]
-# In the top layer, the input and forget gates are open (above 0.9) most of the time: most
-# cells add to $c_t$ at nearly every step and forget little of it. Their $c_t$ drifts far
-# from 0, where $\tanh(c_t)$ is $\pm 1$ whatever happens, so for these stuck cells
-# $h_t = \pm o_t$: they pass on their output gate alone, and the gate does the work. The
-# output gate is mostly closed (below 0.1): a cell shows its state to the rest of the
-# network only at the steps where its output gate opens. The histograms below show each
-# gate's distribution over all the top layer's cells (log scale).
+# The forget gate is open (above 0.9) more than half the time (0.571) and closed (below
+# 0.1) at about one value in nine (0.115): most of the time a cell keeps most of its
+# memory. The input gate is a switch less often: two thirds of its values (0.664) lie in
+# between, so at most steps a cell adds part of $g_t$ to $c_t$. The output gate is mostly
+# closed (0.761 below 0.1, 0.019 above 0.9): a cell shows its state to the output layer
+# and to the next step only at the steps where its output gate opens. 226 of the 512 cells
+# have a $c_t$ so far from 0 that $\tanh(c_t)$ is $\pm 1$ almost whatever happens (beyond
+# $\pm 0.99$ at 99 % of the positions or more); for these stuck cells $h_t = \pm o_t$: they
+# pass on their output gate alone, and the gate does the work. The histograms below show
+# each gate's distribution over all the cells (log scale): $f_t$ piles up near 1, $o_t$
+# near 0, $g_t$ at $\pm 1$, and $i_t$ is spread out, with a spike near 0 and a broad peak
+# near 0.9.
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(9, 2.8), sharey=True)
@@ -374,7 +409,7 @@ for ax, name in zip(axes, "ifgo", strict=True):
     ax.set(title=f"${name}_t$", xlabel="activation")
 axes[0].set_ylabel("density (log scale)")
 axes[0].set_yscale("log")
-fig.suptitle(f"Top-layer gate activations over 10,000 characters × {H} cells")
+fig.suptitle(f"Gate activations over 10,000 characters × {H} cells")
 plt.show()
 
 # %% [markdown]
@@ -420,8 +455,8 @@ print(f"counts of the 6-gram model, all orders: {sum(n_counts):,}; "
       f"({lc.count_params(params) / sum(n_counts):.1f} times as many)")
 
 # %% [markdown]
-# The LSTM holds about three times as many numbers as the 6-gram model (3.4 M parameters
-# against 1.1 M counts). The bar chart puts their losses side by side.
+# The LSTM holds about as many numbers as the 6-gram model (1.27 M parameters against
+# 1.11 M counts). The bar chart puts their losses side by side.
 
 # %%
 labels = ["uniform"] + [f"{n}-gram" for n in ns] + ["LSTM"]
@@ -439,28 +474,32 @@ plt.show()
 
 # %% [markdown]
 # The shipped LSTM, an hour of training on two CPU cores, beats the best count-based model
-# ($n = 6$) by only a few hundredths of a nat per character, with three times as many
-# numbers.
+# ($n = 6$) by about a tenth of a nat per character (1.385 against 1.498 nats/char, 1.997
+# against 2.162 bits/char), with about as many numbers.
 # Karpathy, Johnson & Fei-Fei (2015) found well-trained LSTMs clearly ahead of n-gram
 # models up to $n = 20$, with the largest gains on characters that depend on distant context,
-# such as closing braces in C code. This model has learned some long-range structure (the
-# cells above), but every character's loss counts the same, and most characters are
-# predicted from the few before them, which a 6-gram model simply looks up; the paper's
-# models were larger and trained for longer than this one's hour. The
-# n-gram losses level off at $n = 6$ ($n = 7$ gives 1.499, see `data/README.md`): counting
-# cannot go much lower on this much text.
+# such as closing braces in C code. This model has learned some structure that reaches
+# further back than five characters (the cells above), but every character's loss counts
+# the same, and most characters are predicted from the few before them, which a 6-gram
+# model simply looks up; so the lead is real but modest (exercise 4 asks where it comes
+# from). The n-gram losses level off at $n = 6$ ($n = 7$ gives 1.499, see
+# `data/README.md`): counting cannot go much lower on this much text.
 
 # %% [markdown]
 # ## 8 · What the model expects next
 #
-# The five most likely next characters after a few primes, with their probabilities. After
-# a speaker's name and its newline, the model expects the first letter of a speech: all
-# five guesses are capitals. It finishes a familiar word (`b` → `e`, at 0.8), and after
-# `[Exit` it expects the full stop of `[Exit.]` (0.89) far more than a space before a name
-# (0.06). After `My lord, I` comes a space (0.87) or an apostrophe (0.10).
+# The five most likely next characters after a few primes, each read from a zero state,
+# with their probabilities. A name in capitals and its newline, `ROMEO.`, read with nothing
+# before it, is most often followed by another newline (0.630), as a heading is; after the
+# end of a speech (`I will.` and a blank line) the same name is followed by the first
+# letter of a speech: all five guesses are capitals. What the model expects after a name
+# depends on the state it brings to it. It finishes a familiar word (`b` → `e`, at 0.942).
+# After `[Exit` it hesitates between a space before the name of who leaves (0.567) and the
+# full stop of `[Exit.]` (0.386). After `My lord, I` comes a space (0.862) or an apostrophe
+# (0.086).
 
 # %%
-for prime in ["ROMEO.\n", "To be, or not to b", "[Exit", "My lord, I"]:
+for prime in ["ROMEO.\n", "I will.\n\nROMEO.\n", "To be, or not to b", "[Exit", "My lord, I"]:
     z, _, _ = lc.forward(params, vocab.encode(prime)[:, None])
     p = lc.softmax(z[-1, 0].astype(np.float64))
     top = np.argsort(p)[::-1][:5]
@@ -474,13 +513,15 @@ for prime in ["ROMEO.\n", "To be, or not to b", "[Exit", "My lord, I"]:
 #   and $h_t$ for every step; reading them needs no extra code in the model.
 # - A search over $H$ cells always finds a best correlation; compare it with the chance level
 #   of the same search on a misaligned feature, and test it on text the search never saw.
-# - The shipped model has cells that track stage directions, speaker names and the
-#   position in the line, and they pass both checks.
-# - In its top layer, the input and forget gates are open most of the time and the output
-#   gates mostly closed; most cells' $\tanh(c_t)$ is stuck at $\pm 1$ and their output gate
-#   alone carries information.
-# - Counting is a strong baseline: the hour-long LSTM beats the best Kneser-Ney model
-#   ($n = 6$) on the validation split, but only by a few hundredths of a nat per character.
+# - The shipped model has a cell for speakers' names (it goes the other way on names inside
+#   stage directions) and a cell for the position in the line, and they pass both checks.
+#   The best match for stage directions is that names cell, and a weak one.
+# - The forget gates are open more than half the time and the output gates mostly closed;
+#   the input gates are mostly in between. 226 of the 512 cells have $\tanh(c_t)$ stuck at
+#   $\pm 1$, and their output gate alone carries information.
+# - Counting is a strong baseline: the hour-long LSTM, with about as many numbers as the
+#   best Kneser-Ney model ($n = 6$), beats it on the validation split by about a tenth of a
+#   nat per character.
 #
 # ## Exercises
 #

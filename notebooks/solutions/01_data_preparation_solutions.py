@@ -49,7 +49,7 @@ print(f"V = {V}, {len(train_ids):,} training and {len(val_ids):,} validation ids
 #
 # *For a text of $n$ characters, $B$ streams and windows of $T$, write the number of
 # training characters that `make_streams` and `num_windows` together never use. Check your
-# formula for $B = 64, T = 100$ on `train_ids`.*
+# formula for $B = 32, T = 64$ on `train_ids`.*
 #
 # `make_streams` gives each stream $N = \lfloor (n - 1)/B \rfloor$ inputs (the $-1$ leaves
 # room for the last target), and `num_windows` reads $\lfloor N / T \rfloor$ whole windows
@@ -62,7 +62,7 @@ print(f"V = {V}, {len(train_ids):,} training and {len(val_ids):,} validation ids
 # that some window reads as an input:
 
 # %%
-B, T = 64, 100
+B, T = 32, 64
 n = len(train_ids)
 N = (n - 1) // B
 formula = n - B * T * (N // T)
@@ -74,7 +74,7 @@ for k in range(lc.num_windows(streams, T)):
     positions = np.arange(B)[None, :] * N + k * T + np.arange(T)[:, None]
     assert np.array_equal(train_ids[positions], x)  # these are the positions x holds
     read[positions] = True
-print(f"n = {n:,}, N = {N:,} per stream, {N // T} windows of T = {T}")
+print(f"n = {n:,}, N = {N:,} per stream, {N // T:,} windows of T = {T}")
 print(f"unused by the formula: {formula:,}; counted: {(~read).sum():,} "
       f"({100 * formula / n:.2f} % of the training text)")
 assert formula == (~read).sum()

@@ -119,13 +119,13 @@ def n_params(V, H, L):
 
 
 print(f"{'V':>4s} {'H':>5s} {'L':>2s} {'formula':>11s} {'lc.count_params':>16s}")
-for V_, H_, L_ in [(84, 512, 2), (84, 128, 1), (65, 256, 3), (7, 5, 1), (1000, 64, 4)]:
+for V_, H_, L_ in [(84, 512, 1), (84, 128, 1), (65, 256, 3), (7, 5, 1), (1000, 64, 4)]:
     counted = lc.count_params(lc.init_params(V_, H_, L_))
     assert n_params(V_, H_, L_) == counted
     print(f"{V_:4d} {H_:5d} {L_:2d} {n_params(V_, H_, L_):11,d} {counted:16,d}")
 
 # %% [markdown]
-# The default recipe (first row) is the 3,364,948 parameters that `train` reports. For
+# The default recipe (first row) is the 1,265,748 parameters that `train` reports. For
 # $H \gg V$ the count grows like $8 L H^2$: doubling $H$ quadruples the model.
 #
 # ## Exercise 4
@@ -188,14 +188,37 @@ for scale in (1, 10, 100, 1000):
           f"{lc.softmax(logits).max(axis=-1).mean():16.4f}")
 
 # %% [markdown]
-# The loss rises above $\ln V$, slowly while the logits are small (times 10: +0.003 nats)
-# and then fast (times 1000: twice $\ln V$). Larger logits make the softmax sharper: at
-# times 1000 the most likely character gets 0.41 of the probability on average, where a
-# uniform guess gives each $1/V = 0.012$. The characters it favours are chosen by untrained
-# weights, so they are rarely the right ones, and the actual next character gets far less
-# than $1/V$. A uniform guess is the best an ignorant model can do; confidence without
-# knowledge costs nats. That is why initial logits should be small, and why a first loss far above
-# $\ln V$ points to a bad initialisation.
+# The loss does not simply rise. For small logits $l$, each term of the loss,
+# $-l_y + \ln \sum_k e^{l_k}$, is close to
+#
+# $$\ln V - (l_y - \bar l) + \tfrac12 \operatorname{var}(l),$$
+#
+# with $\bar l$ and $\operatorname{var}(l)$ the mean and variance over the $V$ characters.
+# Scaling the logits by $s$ scales the middle term by $s$ and the last one by $s^2$:
+
+# %%
+logits, _, _ = lc.forward(params_big, x_v)
+l_y = np.take_along_axis(logits, y_v[..., None], axis=-1)[..., 0]  # (T, B): the next one's
+favour = (l_y - logits.mean(axis=-1)).mean()  # l_y - mean(l), averaged over the window
+spread = 0.5 * logits.var(axis=-1).mean()  # var(l) / 2, averaged over the window
+for scale in (1, 10, 100):
+    approx = np.log(V) - scale * favour + scale**2 * spread
+    loss, _ = lc.cross_entropy(scale * logits, y_v)
+    print(f"times {scale:3d}: ln V - {scale} * {favour:.5f} + {scale}^2 * {spread:.2e} = "
+          f"{approx:.4f}; the loss: {loss:.4f}")
+
+# %% [markdown]
+# The middle term is a matter of chance: these untrained weights happen to give the
+# character that comes next a slightly larger logit than the average, so at times 10 the
+# loss is 0.004 nats *below* $\ln V$. The $s^2$ term wins from times 100 on, and the loss
+# rises fast (times 100: +0.15 nats; times 1000: 15.6 nats, three and a half times
+# $\ln V$). Larger logits make the softmax sharper: at times 1000 the most likely character
+# gets 0.73 of the probability on average, where a uniform guess gives each $1/V = 0.012$.
+# The characters it favours are chosen by untrained weights, so they are rarely the right
+# ones, and the actual next character gets far less than $1/V$. A uniform guess is the best
+# an ignorant model can do; confidence without knowledge costs nats. That is why initial
+# logits should be small, and why a first loss far above $\ln V$ points to a bad
+# initialisation.
 #
 # ← Previous: [01 · solutions](01_data_preparation_solutions.ipynb) ·
 # [The lesson](../02_forward_pass.ipynb) · [Contents](../00_contents.ipynb) ·

@@ -57,7 +57,7 @@ def run_stream(params, ids, keep, window=2_000):
     h, c, logits, forget = [], [], [], []
     for start in range(0, len(ids), window):
         z, state, cache = lc.forward(params, ids[start : start + window, None], state)
-        gates, cs, _, hs, _ = cache[1][-1][1]  # the top layer
+        gates, cs, _, hs, _ = cache[1][-1][1]  # the last layer (here the only one)
         h.append(hs[1:, 0])
         c.append(cs[1:, 0])
         logits.append(z[:, 0])
@@ -148,15 +148,16 @@ print({name: f"{f[A].mean():.3f}" for name, f in own.items()}, "(share of passag
 print_search({name: search(h, feature) for name, feature in own.items()})
 
 # %% [markdown]
-# `in_word` passes both checks easily: cell 15 goes down inside words ($r = -0.85$ on both
-# passages, chance 0.02), the word boundary being what the model needs for spaces and
-# capitals. `after_apostrophe` passes too, weakly ($r = 0.15$ on both passages against a
-# chance level of 0.02): it is a rare feature (0.6 % of the characters), and one that the
-# character itself, not the state, mostly carries. `line_starts_upper` fails: its best
-# cell's $r = -0.30$ on passage A is not far above a chance level of 0.17, and on passage
-# B it falls to $-0.11$. The chance level is high because the feature is constant along
-# each line, so a misaligned copy still overlaps itself; the held-out test catches a
-# winner that the search found by luck.
+# `in_word` passes both checks easily: cell 218 goes down inside words ($r = -0.68$ on
+# passage A, $-0.72$ on B, chance 0.02), the word boundary being what the model needs for
+# spaces and capitals. `after_apostrophe` passes too, weakly ($r = -0.22$ on A and $-0.18$
+# on B against a chance level of 0.02): it is a rare feature (0.6 % of the characters),
+# and one that the character itself, not the state, mostly carries. `line_starts_upper` is
+# the one to look at twice. Its chance level is high (0.17) because the feature is
+# constant along each line, so a misaligned copy still overlaps itself. Cell 141's
+# $r = 0.56$ on passage A is well above it, and on passage B it keeps $0.41$: it passes,
+# but it loses more on the held-out text than the other winners, and a winner that the
+# search had found by luck would have lost everything there.
 #
 # ## Exercise 2
 #
@@ -179,17 +180,23 @@ r_stuck = np.abs(correlate(tanh_c[A][:, stuck], features["column"][A]))
 print(f"largest |r| of a stuck cell's tanh(c_t) with column: {r_stuck.max():.3f}")
 
 # %% [markdown]
-# For `column` and `speaker` the same cells win on $h_t$, $c_t$ and $\tanh(c_t)$, with
-# about the same $r$: these cells pass their state through an output gate that is open
-# where it matters. For `in_brackets` the memory $c_t$ of the same cell 394 correlates
-# better than its output $h_t$ (0.62 against 0.39 on passage A): $h_t = o_t \tanh(c_t)$
-# shows the bracket state only when the output gate opens. 418 of the 512 cells are stuck
-# by the lesson's measure, $|\tanh(c_t)| > 0.99$ at 99 % of the positions. A search on
-# $\tanh(c_t)$ sees nothing of such a cell but its sign and its rare moments away from
-# $\pm 1$: it cannot find a graded quantity in it (the best stuck cell reaches
-# $|r| = 0.19$ with `column`), but it can find a switch, a cell that sits at $+1$ or $-1$
-# and flips. Cell 365, stuck by that measure, is the best match for `in_brackets` on
-# $\tanh(c_t)$, and it holds up on passage B.
+# For `column` the same cell, 66, wins on $h_t$, $c_t$ and $\tanh(c_t)$, but its memory
+# follows the position in the line much more closely than its output ($r = 0.89$ on $c_t$,
+# $0.86$ on $\tanh(c_t)$ and $0.59$ on $h_t$ on passage A; $0.89$, $0.84$ and $0.49$ on B):
+# the count is in $c_t$, and $h_t = o_t \tanh(c_t)$ shows it only as far as the output gate
+# lets it through. For `speaker` the three searches agree closely ($r$ from 0.67 to 0.70 on
+# A); cell 340 wins on $h_t$ and $\tanh(c_t)$, cell 149 on $c_t$. For `in_brackets` the
+# search on $c_t$ does much better: cell 176's $c_t$ has $r = -0.62$ on A and $-0.49$ on
+# B, against $-0.29$ and $-0.22$ for the best $h_t$ (the names cell 340); on $\tanh(c_t)$
+# cell 202 wins ($-0.42$, $-0.38$). So this model does keep stage directions in memory:
+# in the $c_t$ of cell 176, whose $h_t$ shows them less clearly.
+#
+# 220 of the 512 cells are stuck by the lesson's measure, $|\tanh(c_t)| > 0.99$ at 99 % of
+# the positions (here of passage A). A search on $\tanh(c_t)$ sees nothing of such a cell
+# but its sign and its rare moments away from $\pm 1$: it cannot find a graded quantity in
+# it (the best stuck cell reaches $|r| = 0.17$ with `column`), but it could find a switch,
+# a cell that sits at $+1$ or $-1$ and flips. In this model none of the winners is a stuck
+# cell.
 #
 # ## Exercise 3
 #
@@ -210,14 +217,14 @@ print(f"mean |r| with in_brackets: {r_brackets[long_memory].mean():.3f} for thos
       f"{np.delete(r_brackets, long_memory).mean():.3f} for the others")
 
 # %% [markdown]
-# Most cells keep their memory most of the time: 366 of 512 have $f_t > 0.9$ at 90 % of
-# the positions or more. The `column` cell is one of them (95 %): a counter must keep its
-# count from one character to the next. The `in_brackets` cell (80 %) and the `speaker`
-# cell (24 %) are not: a bracket or a name is something to remember and then to *forget*,
-# at the `]` or the newline, so their forget gates close at the right moments. Across all
-# cells, an open forget gate says nothing about tracking brackets (mean $|r|$ 0.034 for
-# the open cells, 0.038 for the others): a long memory is common, and what makes a cell
-# track a feature is when it writes and when it forgets.
+# About a third of the cells keep their memory most of the time: 179 of 512 have
+# $f_t > 0.9$ at 90 % of the positions or more. The `column` cell 66 is one of them
+# (93 %): a counter must keep its count from one character to the next. The names cell
+# 340, the winner for both `in_brackets` and `speaker`, is not (56 %): a name is something
+# to hold for a few characters and then to drop, as the lesson's picture shows it doing at
+# the newline. Across all cells, an open forget gate says nothing about tracking brackets
+# (mean $|r|$ 0.024 for the open cells, 0.032 for the others): a long memory is common,
+# and what makes a cell track a feature is when it writes and when it forgets.
 #
 # ## Exercise 4
 #
@@ -286,17 +293,18 @@ for name, mask in groups.items():
           f"{wins.mean():13.3f} {wins.sum() / len(targets):8.3f}")
 
 # %% [markdown]
-# On passage A the 6-gram model is slightly ahead overall (1.543 against 1.570
-# nats/char), though the LSTM wins on the whole validation split (the lesson's section 7).
-# Passage A is the end of *Troilus and Cressida*, whose beginning lies in the training
-# text: the n-gram model has counted this play's names and phrases. The table shows where
-# each wins. The LSTM wins on the characters that depend on more than the last five:
-# where a word ends (spaces, punctuation), where a line ends (newlines, 0.64 nats better:
-# the `column` cell's job), and how the next word or line begins. The 6-gram model wins
-# inside words, where it looks up spellings it has seen (most characters are there, so
-# this weighs most), and on speakers' lines, names it has counted in this very play. The
-# last column is each group's contribution to the difference of the mean losses, in nats/char
-# (the groups overlap).
+# On passage A the LSTM is ahead overall (1.462 against 1.543 nats/char), as on the whole
+# validation split (the lesson's section 7). Passage A is the end of *Troilus and
+# Cressida*, whose beginning lies in the training text: the n-gram model has counted this
+# play's names and phrases. The table shows where each wins. The LSTM wins on the
+# characters that depend on more than the last five: where a word ends (spaces, and
+# punctuation, 0.63 nats better), where a line ends (newlines, 0.71 nats better: the
+# `column` cell's job), and how the next word or line begins. The 6-gram model wins inside
+# words, where it looks up spellings it has seen, though only by 0.06 nats (most
+# characters are there, so even that weighs), inside stage directions, and most on
+# speakers' lines (1.25 nats), names it has counted in this very play. The last column is
+# each group's contribution to the difference of the mean losses, in nats/char (the
+# groups overlap).
 #
 # ← Previous: [05 · solutions](05_training_solutions.ipynb) ·
 # [The lesson](../06_inside_the_lstm.ipynb) · [Contents](../00_contents.ipynb)
