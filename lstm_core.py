@@ -247,15 +247,29 @@ RECIPES = {
 }
 
 
-def choose_recipe(given: dict) -> tuple[Config, str]:
+# A row holds for about the passes over the training text it was measured at (at most the
+# hour's 13.3). A smaller text is read more often in the same time, and the rows overfit it:
+# on Milton's 0.9 MB the hour's recipe read its text 38.6 times in 30 minutes and ended
+# worse than its own estimate at 12 minutes. So a run that would read its training text
+# more than MANY_PASSES times gets the many-passes recipe instead: the hour's with more
+# dropout, the best at 1,800 s on a 0.9 MB slice of Shakespeare's training text (made by
+# data/recipe_search.py slice; Milton only checks it).
+MANY_PASSES = 15.0
+MANY_PASSES_RECIPE = ({"dropout": 0.5}, 0)  # 1,800 s on the slice: TBD
+
+
+def choose_recipe(given: dict, train_chars: int | None = None) -> tuple[Config, str]:
     """The Config for a run with the explicitly given fields `given` (a dict of Config
-    fields), and a line saying which recipe it is and why.
+    fields) on a text with `train_chars` training characters (None: not known), and a line
+    saying which recipe it is and why.
 
     The rule: the row of RECIPES whose budget is nearest to --time-budget on a log scale (so
     the boundary between two rows is their geometric mean, and on it the longer row wins),
     the shortest row below the table and the hour's beyond it. With --max-steps alone, the
     row whose measured run made the nearest number of steps. With neither, the hour's
-    (Config()'s own defaults). Every field in `given` overrides its part of the recipe."""
+    (Config()'s own defaults). Then, when train_chars is known: if the run would read the
+    training text more than MANY_PASSES times (`predicted_passes`), MANY_PASSES_RECIPE
+    instead. Every field in `given` overrides its part of the recipe."""
     dataclasses.replace(Config(), **given).validate()  # a bad value fails here, not in log
     budget, steps = given.get("time_budget"), given.get("max_steps")
     if budget is not None:
@@ -268,18 +282,36 @@ def choose_recipe(given: dict) -> tuple[Config, str]:
     else:
         row, why = DEFAULT_TIME_BUDGET, "no --time-budget or --max-steps given"
     fields, _ = RECIPES[row]
+    name = "hour's recipe" if row == DEFAULT_TIME_BUDGET else f"{row / 60:g}-minute recipe"
     cfg = dataclasses.replace(Config(), **{**fields, **given})
+    if train_chars is not None:
+        passes = predicted_passes(cfg, row, train_chars)
+        if passes > MANY_PASSES:
+            why = (f"the {name}, {why}, would read the {train_chars:,} training "
+                   f"characters about {passes:.0f} times, more than {MANY_PASSES:g}")
+            fields, name = MANY_PASSES_RECIPE[0], "many-passes recipe"
+            cfg = dataclasses.replace(Config(), **{**fields, **given})
     parts = (f"H={cfg.hidden_size} L={cfg.num_layers} B={cfg.batch_size} T={cfg.seq_len}, "
              f"lr {cfg.lr:g}, warm-up {cfg.warmup_steps} steps, dropout {cfg.dropout:g}, "
              f"weight decay {cfg.weight_decay:g}")
     recipe_fields = {"hidden_size", "num_layers", "batch_size", "seq_len", "lr",
                      "warmup_steps", "dropout", "weight_decay", *fields}
     kept = sorted(_flag(k) for k in given if k in recipe_fields)
-    name = "hour's recipe" if row == DEFAULT_TIME_BUDGET else f"{row / 60:g}-minute recipe"
     line = (f"recipe: the {name} ({why}): {parts}"
             + (f"; {', '.join(kept)} as given" if kept else ""))
     return cfg, line
 
+
+def predicted_passes(cfg: Config, row: float, train_chars: int) -> float:
+    """How many times a run of cfg, with the recipe of RECIPES[row], would read
+    train_chars training characters: its steps (max_steps, or as many as the row's measured
+    run made in the budget, at the row's measured rate, whichever is fewer) x B x T."""
+    made = RECIPES[row][1]
+    steps = [cfg.max_steps] if cfg.max_steps is not None else []
+    if cfg.time_budget is not None or cfg.max_steps is None:
+        budget = cfg.time_budget if cfg.time_budget is not None else DEFAULT_TIME_BUDGET
+        steps.append(made * budget / row)
+    return min(steps) * cfg.batch_size * cfg.seq_len / max(train_chars, 1)
 
 
 def _nearest_on_log_scale(values: dict, target: float):
@@ -2191,10 +2223,13 @@ def _cmd_train(args) -> None:
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
              if getattr(args, f.name, None) is not None}
     dataclasses.replace(Config(), **given).validate()  # a bad flag fails before any work
+    if args.stop_at is not None:
+        check_int("--stop-at", args.stop_at, 1)
     if args.resume is not None:
         cfg, changes, why = None, given, None  # the checkpoint's config, by `resume_config`
-    else:
-        (cfg, why), changes = choose_recipe(given), None
+    else:  # the recipe depends on the text's length: how many times the run would read it
+        train_chars = len(split_data(np.empty(len(load_corpus(args.data)), np.int8))[0])
+        (cfg, why), changes = choose_recipe(given, train_chars), None
     out = args.out if args.out is not None else (args.resume or "model.npz")
     train(cfg, data_path=args.data, out=out,
           resume=args.resume, changes=changes, metrics_json=args.metrics_json,

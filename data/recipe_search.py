@@ -8,8 +8,13 @@ and draws the table and the plot from it:
     python data/recipe_search.py add-peer NAME --seconds S --steps N --val V [--note TEXT]
     python data/recipe_search.py table          # the markdown table of data/README.md
     python data/recipe_search.py plot PNG       # validation loss against minutes
+    python data/recipe_search.py slice OUT      # a small text cut from Shakespeare
 
 NAME is the run's row in the table; METRICS_JSON is what `train --metrics-json` wrote.
+`slice` writes the small text the many-passes recipe was searched on: the last 900,000
+characters of Shakespeare's training split and the first 100,000 of its validation split,
+so that `train --data OUT` trains on the first and validates on the second (its 90/10
+split falls exactly between them). Milton's training text is about as long (904,813).
 """
 
 import argparse
@@ -67,6 +72,16 @@ def table() -> str:
     return "\n".join(rows)
 
 
+def write_slice(out, train_chars=900_000, val_chars=100_000):
+    import lstm_core as lc
+
+    text = lc.load_corpus()
+    n = int(len(text) * 0.9)  # lstm_core.split_data's boundary
+    Path(out).write_text(text[n - train_chars:n] + text[n:n + val_chars], encoding="utf-8")
+    print(f"wrote {out}: the last {train_chars:,} characters of Shakespeare's training split "
+          f"and the first {val_chars:,} of its validation split")
+
+
 def plot(png_path, names=None):
     import matplotlib
 
@@ -112,11 +127,15 @@ def main(argv=None):
     g = sub.add_parser("plot")
     g.add_argument("png")
     g.add_argument("names", nargs="*")
+    c = sub.add_parser("slice")
+    c.add_argument("out")
     args = ap.parse_args(argv)
     if args.cmd == "add":
         add(args.name, args.metrics, args.corpus, args.note)
     elif args.cmd == "add-peer":
         add_peer(args.name, args.seconds, args.steps, args.val, args.note)
+    elif args.cmd == "slice":
+        write_slice(args.out)
     elif args.cmd == "table":
         print(table())
     else:

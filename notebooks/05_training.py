@@ -140,7 +140,8 @@ def lr_schedule(cfg, n):
 # The live run of section 6: 300 steps, with the recipe `python -m lstm_core train
 # --max-steps 300` would choose (section 6 says which and why).
 cfg_live, recipe_live = lc.choose_recipe({"max_steps": 300, "eval_every": 30,
-                                          "eval_chars": 20_000, "dtype": "float64"})
+                                          "eval_chars": 20_000, "dtype": "float64"},
+                                         len(train_ids))
 assert cfg_live.time_budget is None and cfg_live.seed == 0
 steps = np.arange(cfg_live.max_steps)
 lrs = np.array([lr_schedule(cfg_live, n) for n in steps])
@@ -323,7 +324,11 @@ print(f"final validation loss {history_mine[-1]['val_loss']:.4f} nats/char")
 # `--max-steps` alone it takes the row whose measured run made the nearest number of
 # steps. For 300 steps that is the shortest row, the 2-minute recipe: a small model with a
 # large learning rate, because a short run gains most from many large steps (clipping keeps
-# them safe). The first line below says so, as `train` does. We only ask for more frequent
+# them safe). The first line below says so, as `train` does. (Given the number of training
+# characters, as here, it also checks that the run would not read them more than
+# `lc.MANY_PASSES` times; a long run on a small text would, and gets `lc.MANY_PASSES_RECIPE`,
+# with more dropout against overfitting. 300 steps read 614,400 characters, 0.13 passes
+# over Shakespeare's training text: the run below prints it.) We only ask for more frequent
 # and smaller validation estimates, and float64, so that the printed losses come out the
 # same on every machine (the shipped model below trained in float32). How long the run
 # takes depends on the machine: the speed of its CPU cores, how many are free (another

@@ -97,3 +97,63 @@ def test_each_row_is_the_best_run_of_its_budget_in_the_search_record():
         cfg = dataclasses.replace(lc.Config(), **fields)
         assert best["recipe"] == {k: getattr(cfg, k) for k in best["recipe"]}, best["name"]
         assert best["steps"] == steps
+
+
+SHAKESPEARE_TRAIN, MILTON_TRAIN = 4_551_552, 904_813  # training characters of each corpus
+
+
+def test_on_shakespeare_every_row_holds_for_the_passes_it_was_measured_at():
+    for budget in BUDGETS:
+        cfg, line = lc.choose_recipe({"time_budget": budget}, SHAKESPEARE_TRAIN)
+        assert _row_of(cfg) == [budget] and "many-passes" not in line
+        assert lc.predicted_passes(cfg, budget, SHAKESPEARE_TRAIN) < lc.MANY_PASSES
+    cfg, line = lc.choose_recipe({}, SHAKESPEARE_TRAIN)
+    assert cfg == lc.Config() and "many-passes" not in line  # the default stays the hour
+
+
+def test_predicted_passes_counts_the_characters_a_run_would_read():
+    made = lc.RECIPES[300.0][1]
+    cfg = dataclasses.replace(lc.Config(), time_budget=150.0, **lc.RECIPES[300.0][0])
+    assert lc.predicted_passes(cfg, 300.0, 1000) == pytest.approx(made / 2 * 32 * 64 / 1000)
+    cfg = dataclasses.replace(cfg, max_steps=10)  # fewer than the budget's: the steps decide
+    assert lc.predicted_passes(cfg, 300.0, 1000) == pytest.approx(10 * 32 * 64 / 1000)
+    cfg = dataclasses.replace(lc.Config(), max_steps=100)
+    assert lc.predicted_passes(cfg, 3600.0, 2048) == pytest.approx(100)
+
+
+def test_a_run_that_would_read_its_text_too_often_gets_the_many_passes_recipe():
+    want = dataclasses.replace(lc.Config(), time_budget=1800.0, **lc.MANY_PASSES_RECIPE[0])
+    cfg, line = lc.choose_recipe({"time_budget": 1800.0}, MILTON_TRAIN)
+    assert cfg == want
+    passes = lc.predicted_passes(dataclasses.replace(lc.Config(), time_budget=1800.0), 3600.0,
+                                 MILTON_TRAIN)
+    assert passes > lc.MANY_PASSES
+    assert line.startswith(
+        "recipe: the many-passes recipe (the hour's recipe, the nearest measured budget to "
+        f"--time-budget 1800, would read the 904,813 training characters about {passes:.0f} "
+        "times, more than 15): H=512 L=1 B=32 T=64")
+    # Milton's 2- and 5-minute runs read it 6 and 9 times: their rows hold
+    for budget in (120.0, 300.0):
+        cfg, line = lc.choose_recipe({"time_budget": budget}, MILTON_TRAIN)
+        assert _row_of(cfg) == [budget] and "many-passes" not in line
+    # the threshold: just above and below it, by --max-steps
+    steps = int(lc.MANY_PASSES * MILTON_TRAIN / (32 * 64))
+    for n, many in ((steps, False), (steps + 1, True)):
+        _, line = lc.choose_recipe({"max_steps": n}, MILTON_TRAIN)
+        assert ("many-passes" in line) == many
+    # an explicit flag still overrides its part
+    cfg, line = lc.choose_recipe({"time_budget": 1800.0, "dropout": 0.1}, MILTON_TRAIN)
+    assert cfg == dataclasses.replace(want, dropout=0.1)
+    assert "many-passes" in line and line.endswith("; --dropout as given")
+
+
+def test_the_many_passes_recipe_is_the_best_run_on_the_slice_in_the_search_record():
+    import json
+
+    record = json.loads((lc.ROOT / "data" / "recipe_search.json").read_text())
+    runs = [r for r in record if r["corpus"] == "shakespeare-slice"]
+    best = min(runs, key=lambda r: r["val_loss"])
+    fields, steps = lc.MANY_PASSES_RECIPE
+    cfg = dataclasses.replace(lc.Config(), **fields)
+    assert best["recipe"] == {k: getattr(cfg, k) for k in best["recipe"]}, best["name"]
+    assert best["steps"] == steps and best["budget"] == 1800.0
