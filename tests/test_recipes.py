@@ -122,16 +122,19 @@ def test_predicted_passes_counts_the_characters_a_run_would_read():
 
 
 def test_a_run_that_would_read_its_text_too_often_gets_the_many_passes_recipe():
-    want = dataclasses.replace(lc.Config(), time_budget=1800.0, **lc.MANY_PASSES_RECIPE[0])
+    cap = int(lc.MANY_PASSES * MILTON_TRAIN / (32 * 64))  # its schedule ends after 15 passes
+    want = dataclasses.replace(lc.Config(), time_budget=1800.0, max_steps=cap,
+                               **lc.MANY_PASSES_RECIPE[0])
     cfg, line = lc.choose_recipe({"time_budget": 1800.0}, MILTON_TRAIN)
-    assert cfg == want
+    assert cfg == want and cap == 6627
     passes = lc.predicted_passes(dataclasses.replace(lc.Config(), time_budget=1800.0), 3600.0,
                                  MILTON_TRAIN)
     assert passes > lc.MANY_PASSES
     assert line.startswith(
         "recipe: the many-passes recipe (the hour's recipe, the nearest measured budget to "
         f"--time-budget 1800, would read the 904,813 training characters about {passes:.0f} "
-        "times, more than 15): H=512 L=1 B=32 T=64")
+        "times, more than 15; it ends after 6,627 steps, 15 passes): H=512 L=1 B=32 T=64")
+    assert "as given" not in line
     # Milton's 2- and 5-minute runs read it 6 and 9 times: their rows hold
     for budget in (120.0, 300.0):
         cfg, line = lc.choose_recipe({"time_budget": budget}, MILTON_TRAIN)
@@ -141,10 +144,13 @@ def test_a_run_that_would_read_its_text_too_often_gets_the_many_passes_recipe():
     for n, many in ((steps, False), (steps + 1, True)):
         _, line = lc.choose_recipe({"max_steps": n}, MILTON_TRAIN)
         assert ("many-passes" in line) == many
-    # an explicit flag still overrides its part
+    # an explicit flag still overrides its part, --max-steps the end of the schedule
     cfg, line = lc.choose_recipe({"time_budget": 1800.0, "dropout": 0.1}, MILTON_TRAIN)
     assert cfg == dataclasses.replace(want, dropout=0.1)
     assert "many-passes" in line and line.endswith("; --dropout as given")
+    cfg, line = lc.choose_recipe({"max_steps": 20_000}, MILTON_TRAIN)
+    assert cfg == dataclasses.replace(want, time_budget=None, max_steps=20_000)
+    assert "many-passes" in line and "it ends after" not in line
 
 
 def test_the_many_passes_recipe_is_the_best_run_on_the_slice_in_the_search_record():
@@ -156,4 +162,26 @@ def test_the_many_passes_recipe_is_the_best_run_on_the_slice_in_the_search_recor
     fields, steps = lc.MANY_PASSES_RECIPE
     cfg = dataclasses.replace(lc.Config(), **fields)
     assert best["recipe"] == {k: getattr(cfg, k) for k in best["recipe"]}, best["name"]
-    assert best["steps"] == steps and best["budget"] == 1800.0
+    assert best["steps"] == steps == int(lc.MANY_PASSES * 900_000 / (32 * 64))  # 15 passes
+    assert best["budget"] == 1800.0
+
+
+def test_the_cli_ends_a_many_passes_run_after_its_passes(tmp_path, capsys):
+    import json
+
+    text = "".join(f"line {i} of a small text, with some words.\n" for i in range(500))
+    (tmp_path / "t.txt").write_text(text)
+    train_chars = int(len(text) * 0.9)
+    assert lc.main(["train", "--data", str(tmp_path / "t.txt"), "--time-budget", "60",
+                    "--hidden-size", "8", "--out", str(tmp_path / "m.npz"), "--sample-every",
+                    "0", "--eval-every", "50", "--eval-chars", "500",
+                    "--metrics-json", str(tmp_path / "m.json")]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    cap = int(lc.MANY_PASSES * train_chars / (32 * 64))
+    assert first.startswith("recipe: the many-passes recipe (the 2-minute recipe, the nearest "
+                            "measured budget to --time-budget 60, would read the "
+                            f"{train_chars:,} training characters about ")
+    assert f"; it ends after {cap:,} steps, 15 passes): H=8 L=1 B=32 T=64" in first
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["steps"] == cap and metrics["config"]["dropout"] == 0.5
+    assert metrics["seconds"] < 60
