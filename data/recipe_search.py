@@ -75,9 +75,8 @@ def table() -> str:
 def write_slice(out, train_chars=900_000, val_chars=100_000):
     import lstm_core as lc
 
-    text = lc.load_corpus()
-    n = int(len(text) * 0.9)  # lstm_core.split_data's boundary
-    Path(out).write_text(text[n - train_chars:n] + text[n:n + val_chars], encoding="utf-8")
+    train, val = lc.split_data(lc.load_corpus())  # a str slices as the ids would
+    Path(out).write_text(train[-train_chars:] + val[:val_chars], encoding="utf-8")
     print(f"wrote {out}: the last {train_chars:,} characters of Shakespeare's training split "
           f"and the first {val_chars:,} of its validation split")
 
