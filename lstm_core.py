@@ -52,7 +52,9 @@ What the command line promises, and the one place in this file that keeps each p
    then trains silently); characters the terminal's encoding cannot show are replaced.
    Training saves its checkpoint before it logs, so a log line that cannot be written
    stops a run with nothing lost. SIGTERM is handled like Ctrl-C:
-   the last good checkpoint stays, temporary files go, exit status 143 (130 for Ctrl-C).
+   the last good checkpoint stays, temporary files go, exit status 143 (130 for Ctrl-C);
+   a signal that lands while a checkpoint is written waits until it is whole
+   (`_signals_held`).
 6. Resume says what it does (`resume_config`): only --max-steps, --time-budget,
    --eval-every, --sample-every and --threads may change; a new limit stretches the cosine
    schedule from where the run is. The bitwise-exact route is `--stop-at N`, then
@@ -79,7 +81,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
@@ -1786,10 +1787,8 @@ def _check_writable(path: Path, flag: str, replace: bool) -> None:
     if len(os.fsencode(path.name)) > name_max:
         raise LSTMError(f"{flag} {path}: the file name is longer than {name_max} bytes")
     try:  # a file made and removed at once: read-only disks, permissions, /proc, ...
-        fd, probe = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}.", suffix=".tmp",
-                                     dir=parent)
-        os.close(fd)
-        os.unlink(probe)
+        with _temporary_file(parent) as (fd, _):
+            os.close(fd)
     except OSError as e:
         raise LSTMError(f"{flag} {path}: cannot write in {parent}: {_reason(e)}") from None
 
@@ -1805,13 +1804,45 @@ def remove_stale_temporaries(directory: Path) -> None:
         parts = name[len(TEMP_PREFIX):].split(".")
         if not (name.startswith(TEMP_PREFIX) and name.endswith(".tmp") and parts[0].isdigit()):
             continue
-        try:
-            os.kill(int(parts[0]), 0)
-        except ProcessLookupError:
+        if not _alive(int(parts[0])):
             with contextlib.suppress(OSError):
                 os.unlink(Path(directory) / name)
-        except (PermissionError, OverflowError, ValueError):
-            pass
+
+
+def _alive(pid: int) -> bool:
+    """A process with this pid exists (perhaps another user's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError, OSError):
+        pass
+    return True
+
+
+@contextlib.contextmanager
+def _temporary_file(directory):
+    """A new file .lstm_core.<pid>.<random>.tmp in `directory`, open as (fd, name), and
+    removed at the end unless it was renamed away. The name is chosen before the file is
+    made, so that a signal arriving at any point still leaves nothing behind."""
+    name = os.path.join(directory, f"{TEMP_PREFIX}{os.getpid()}.{os.urandom(6).hex()}.tmp")
+    try:
+        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)  # less the umask
+        yield fd, name
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+def _holder_pid(fd) -> str:
+    """The pid in a lock file that another process holds. It writes its pid just after it
+    takes the lock, so wait a moment (at most 2 s) for the file to name a live process."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        if (text.isdigit() and _alive(int(text))) or time.monotonic() > deadline:
+            return text or "?"
+        time.sleep(0.01)
 
 
 class OutputLock:
@@ -1837,7 +1868,7 @@ class OutputLock:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             return None  # nobody holds it (a killed run's file)
         except BlockingIOError:
-            return os.read(fd, 32).decode(errors="replace").strip() or "?"
+            return _holder_pid(fd)
         except OSError:
             return None
         finally:
@@ -1854,7 +1885,7 @@ class OutputLock:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    other = os.read(fd, 32).decode(errors="replace").strip() or "?"
+                    other = _holder_pid(fd)
                     os.close(fd)
                     raise LSTMError(f"{self.path} is being written by another training "
                                     f"(pid {other}); wait for it or choose another --out"
@@ -1895,32 +1926,41 @@ class OutputLock:
             self.fd = None
 
 
+_signals = {"armed": False, "held": 0, "pending": None}  # main() arms; writes hold
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """While a file is written or read, a signal waits (milliseconds) and is raised when
+    the work is done: a library's cleanup code (zipfile's, which runs even in finalizers)
+    is never cut halfway, and the checkpoint on disk is the newest whole one."""
+    _signals["held"] += 1
+    try:
+        yield
+    finally:
+        _signals["held"] -= 1
+        pending = _signals["pending"]
+        if not _signals["held"] and pending is not None:
+            _signals["pending"] = None
+            _raise_signal(pending)
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename it over `path`: a reader sees
     the old file or the new one, never half of one. Any fault is one LSTMError naming the
     path; the temporary file is removed whatever happens (a signal included)."""
     path = Path(path)
-    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}.", suffix=".tmp",
-                                   dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(fh.fileno(), 0o666 & ~umask)  # as a plain open() would make it
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        tmp = None
+        with _signals_held(), _temporary_file(path.parent) as (fd, tmp):
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
     except OSError as e:
         kept = " (the previous file is unchanged)" if path.is_file() else ""
         raise LSTMError(f"cannot write {path}: {_reason(e)}{kept}") from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 def save_checkpoint(path, *, params, opt: AdamW | None, state, vocab: Vocabulary,
@@ -1943,8 +1983,9 @@ def save_checkpoint(path, *, params, opt: AdamW | None, state, vocab: Vocabulary
     if state is not None:
         arrays["state/h"], arrays["state/c"] = state
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    _atomic_write(Path(path), buf.getvalue())
+    with _signals_held():
+        np.savez(buf, **arrays)
+        _atomic_write(Path(path), buf.getvalue())
 
 
 CONFIG_ADDED_LATER = ("threads", "sample_every")  # a format-1 checkpoint may lack these
@@ -2449,12 +2490,20 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
-_signals = {"armed": False}  # main() raises Terminated on SIGTERM only while it runs a command
+def _on_signal(signum, frame):
+    """SIGTERM and SIGHUP raise Terminated (once: a second signal cannot cut the cleanup),
+    SIGINT KeyboardInterrupt, but not while a file is being written (`_signals_held`)."""
+    if _signals["held"]:
+        _signals["pending"] = signum
+        return
+    _raise_signal(signum)
 
 
-def _on_sigterm(signum, frame):
+def _raise_signal(signum):
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     if _signals["armed"]:
-        _signals["armed"] = False  # one Terminated: a second signal cannot cut the cleanup
+        _signals["armed"] = False
         raise Terminated(signum)
 
 
@@ -2468,10 +2517,10 @@ def main(argv=None) -> int:
     previous = {}
     try:
         _signals["armed"] = True
-        for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):  # SIGHUP: terminal gone
-            if sig is not None:
+        for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None), signal.SIGINT):
+            if sig is not None:  # SIGHUP: the terminal has gone
                 with contextlib.suppress(ValueError):  # not the main thread: leave them be
-                    previous[sig] = signal.signal(sig, _on_sigterm)
+                    previous[sig] = signal.signal(sig, _on_signal)
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as e:  # --help, or a usage error argparse has reported
