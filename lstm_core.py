@@ -1815,7 +1815,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OverflowError, ValueError, OSError):
+    except (OSError, OverflowError, ValueError):  # PermissionError: another user's
         pass
     return True
 
@@ -1931,9 +1931,9 @@ _signals = {"armed": False, "held": 0, "pending": None}  # main() arms; writes h
 
 @contextlib.contextmanager
 def _signals_held():
-    """While a file is written or read, a signal waits (milliseconds) and is raised when
-    the work is done: a library's cleanup code (zipfile's, which runs even in finalizers)
-    is never cut halfway, and the checkpoint on disk is the newest whole one."""
+    """While an output is written, a signal waits (milliseconds) and is raised when the
+    work is done: a library's cleanup code (zipfile's, which runs even in finalizers) is
+    never cut halfway, and the checkpoint on disk is the newest whole one."""
     _signals["held"] += 1
     try:
         yield
