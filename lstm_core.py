@@ -519,12 +519,11 @@ def param_count(vocab_size: int, hidden_size: int, num_layers: int) -> int:
 def training_bytes(cfg: Config, vocab_size: int) -> int:
     """Bytes a training run needs, roughly: parameters, gradients, the AdamW moments and
     its scratch (5 copies), and one step's buffers (per layer: gates and their gradient,
-    4H each; h, c, tanh c, dropout mask, dh, dh's factor into dc: H each; the logits and
-    softmax: V each)."""
+    4H each; h, c, tanh c, dropout mask, dh: H each; the logits and softmax: V each)."""
     itemsize = np.dtype(cfg.dtype).itemsize
     H, L, V = cfg.hidden_size, cfg.num_layers, vocab_size
     steps = cfg.seq_len * cfg.batch_size
-    step = steps * (L * (2 * 4 * H + 7 * H) + 4 * V)
+    step = steps * (L * (2 * 4 * H + 6 * H) + 4 * V)
     return itemsize * (5 * param_count(V, H, L) + step)
 
 
@@ -768,38 +767,34 @@ def lstm_layer_backward(dhs, dh_T, dc_T, cache, buffers=None, layer=0):
     gates, cs, tanh_cs, hs, W_h = cache
     T, B, H = tanh_cs.shape
     dz = empty(buffers, ("dz", layer), gates.shape, gates.dtype)
-    # First, what does not depend on dh and dc, for all T steps at once: a few calls on
-    # (T, B, 4H) arrays cost less than a dozen per step on (B, 4H) ones. dz first holds
-    # the local derivatives: s (1 - s) is the sigmoid's, right for i, f, o ...
-    i, f = gates[..., :H], gates[..., H : 2 * H]
-    g, o = gates[..., 2 * H : 3 * H], gates[..., 3 * H :]
-    np.subtract(1, gates, out=dz)
-    dz *= gates
-    np.multiply(g, g, out=dz[..., 2 * H : 3 * H])  # ... and 1 - g^2 for g = tanh(z_g)
-    np.subtract(1, dz[..., 2 * H : 3 * H], out=dz[..., 2 * H : 3 * H])
-    # ... times what each gate multiplies: g_t, c_{t-1}, i_t, tanh(c_t)
-    dz[..., :H] *= g
-    dz[..., H : 2 * H] *= cs[:-1]
-    dz[..., 2 * H : 3 * H] *= i
-    dz[..., 3 * H :] *= tanh_cs
-    # o_t * (1 - tanh(c_t)^2): what dh_t is multiplied by on its way to dc_t
-    dh_to_dc = empty(buffers, ("dh_to_dc", layer), tanh_cs.shape, tanh_cs.dtype)
-    np.multiply(tanh_cs, tanh_cs, out=dh_to_dc)
-    np.subtract(1, dh_to_dc, out=dh_to_dc)
-    dh_to_dc *= o
     # Between steps, dh and dc hold the parts of dh_t and dc_t that step t+1 sends back
     # (dz_{t+1} W_h^T and dc_{t+1} * f_{t+1}); at the end, dh_0 and dc_0.
     dh, dc = dh_T.copy(), dc_T.copy()
     dc_from_h = np.empty_like(dh)
     W_hT = np.ascontiguousarray(W_h.T)
     for t in range(T, 0, -1):  # t = T, ..., 1: the steps of the equations above
-        dz_t = dz[t - 1]
+        ifgo, dz_t = gates[t - 1], dz[t - 1]  # (B, 4H): [i_t, f_t, g_t, o_t], [dz_i, ... dz_o]
+        i, f, g, o = ifgo[:, :H], ifgo[:, H : 2 * H], ifgo[:, 2 * H : 3 * H], ifgo[:, 3 * H :]
+        # dz_t first holds the local derivatives, all four gates at once: s (1 - s) is the
+        # sigmoid's, right for i, f, o ...
+        np.subtract(1, ifgo, out=dz_t)
+        dz_t *= ifgo
+        np.multiply(g, g, out=dz_t[:, 2 * H : 3 * H])  # ... and 1 - g^2 for g = tanh(z_g)
+        np.subtract(1, dz_t[:, 2 * H : 3 * H], out=dz_t[:, 2 * H : 3 * H])
+        # ... times what each gate multiplies: g_t, c_{t-1}, i_t, tanh(c_t)
+        dz_t[:, :H] *= g
+        dz_t[:, H : 2 * H] *= cs[t - 1]
+        dz_t[:, 2 * H : 3 * H] *= i
+        dz_t[:, 3 * H :] *= tanh_cs[t - 1]
         dh += dhs[t - 1]  # dh_t = dhs_t + dz_{t+1} W_h^T
-        np.multiply(dh_to_dc[t - 1], dh, out=dc_from_h)  # through h_t = o_t tanh(c_t)
+        np.multiply(tanh_cs[t - 1], tanh_cs[t - 1], out=dc_from_h)
+        np.subtract(1, dc_from_h, out=dc_from_h)
+        dc_from_h *= o
+        dc_from_h *= dh  # dh_t * o_t * (1 - tanh(c_t)^2): through h_t = o_t tanh(c_t)
         dc += dc_from_h  # dc_t = dc_{t+1} * f_{t+1} + dh_t * o_t * (1 - tanh(c_t)^2)
         dz_t.reshape(B, 4, H)[:, :3] *= dc[:, None, :]  # dz_i, dz_f, dz_g = dc_t * ...
         dz_t[:, 3 * H :] *= dh  # dz_o = dh_t * tanh(c_t) * o_t (1 - o_t)
-        dc *= f[t - 1]  # the part of dc_{t-1} through c_t = f_t c_{t-1} + i_t g_t
+        dc *= f  # dc_t * f_t: the part of dc_{t-1} through c_t = f_t c_{t-1} + i_t g_t
         np.matmul(dz_t, W_hT, out=dh)  # dz_t W_h^T: the part of dh_{t-1} through z_t
     # dW_h = sum over t of h_{t-1}^T dz_t: all T steps in one GEMM
     dW_h = hs[:-1].reshape(T * B, H).T @ dz.reshape(T * B, 4 * H)

@@ -402,10 +402,10 @@ print("the loop reproduces the walk-through of step T: dh_T, dc_T, dz_T, dW_y, d
 # %% [markdown]
 # ## 4 · The same gradients from `lstm_core`
 #
-# `lc.backward` computes the same gradients, organised for speed: the factors that do
-# not depend on the recursion are computed for all steps at once, and each weight gradient
-# is one matrix product over all $T$ steps (`lc.lstm_layer_backward` does the per-layer
-# recursion). A different order of additions gives different rounding, so the tensors
+# `lc.backward` computes the same gradients, organised for speed: each step's arithmetic
+# works on the four gates side by side in one $(B, 4H)$ array, in place, and each weight
+# gradient is one matrix product over all $T$ steps (`lc.lstm_layer_backward` does the
+# per-layer recursion). A different order of additions gives different rounding, so the tensors
 # agree to about 16 digits rather than bit for bit. One line per tensor: *exact* (every bit
 # equal) or *close* (`np.testing.assert_allclose` with `rtol=1e-12`), and the largest
 # absolute difference.
