@@ -971,8 +971,9 @@ class BlasThreads:
     few calls that try it:
     - at the start: one call with 1 thread, untimed (a fresh process maps its arrays then,
       and on a busy machine 1 thread is the cheap guess); then one call with 1 thread and
-      one with all; unless one was twice as fast, one more each, all then 1. The faster
-      count, in total time, is kept;
+      one with all; unless one was twice as fast, one more each (all, then 1), and, if
+      still neither was, a third (1, then all). The faster count is kept, judged by the
+      median of each count's calls, so one call slowed by the machine does not decide;
     - after every `every` calls (or at `recheck()`), one call tries the other count
       against the median of the last 4 calls, and a second call confirms a switch; after a
       switch, or a first choice of 1 thread, the next check comes after every / 4. Such a
@@ -1088,9 +1089,12 @@ class BlasThreads:
         """After the trial calls: keep the count or switch."""
         tried = self.tried
         if len(tried) == 2:  # the first comparison: 1 thread against all
-            t1, tn = float(np.mean(tried[1])), float(np.mean(tried[self.all]))
-            if len(tried[1]) == 1 and max(t1, tn) < 2 * min(t1, tn):
-                self.plan = [(self.all, True), (1, True)]  # not clear: once more each
+            t1, tn = float(np.median(tried[1])), float(np.median(tried[self.all]))
+            if len(tried[1]) < 3 and max(t1, tn) < 2 * min(t1, tn):
+                # not clear: once more each, in the order 1 all, all 1, 1 all, so that a
+                # slow moment of the machine is as likely to fall on either count
+                self.plan = ([(self.all, True), (1, True)] if len(tried[1]) == 1
+                             else [(1, True), (self.all, True)])
                 return
             self.spent += abs(t1 - tn) * len(tried[1])
             self.seconds = {1: t1, self.all: tn}
@@ -1125,6 +1129,8 @@ class BlasThreads:
         """For a log: 'threads 2 (measured; 1: 18,200, 2: 24,100 chars/s)'."""
         r = self.report(chars_per_call)
         speeds = ", ".join(f"{n}: {v:,.0f}" for n, v in r["chars_per_sec"].items())
+        if not speeds:  # an evaluation during the start's trial calls: nothing kept yet
+            return f"threads {r['threads']} ({r['source']}; the trial steps are not done)"
         return f"threads {r['threads']} ({r['source']}; {speeds} chars/s)"
 
     def restore(self) -> None:
