@@ -99,8 +99,8 @@ def test_one_slow_call_does_not_decide_the_first_choice(two_threads, clock):
     threads = lc.BlasThreads(every=1000)
     for _ in range(20):
         threads(step)
+    # the first four timed calls: 1 thread 13 + 13 ms, all 10 + 30 ms in total
     assert log[:7] == [1, 1, 2, 2, 1, 1, 2]
-    assert 0.013 + 0.013 < 0.010 + 0.030  # the first four timed calls, in total, favour 1
     assert threads.threads == 2 and log[7:] == [2] * 13
 
 
