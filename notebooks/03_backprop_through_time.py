@@ -405,10 +405,10 @@ print("the loop reproduces the walk-through of step T: dh_T, dc_T, dz_T, dW_y, d
 # `lc.backward` computes the same gradients, organised for speed: each step's arithmetic
 # works on the four gates side by side in one $(B, 4H)$ array, in place, and each weight
 # gradient is one matrix product over all $T$ steps (`lc.lstm_layer_backward` does the
-# per-layer recursion). A different order of additions gives different rounding, so the tensors
-# agree to about 16 digits rather than bit for bit. One line per tensor: *exact* (every bit
-# equal) or *close* (`np.testing.assert_allclose` with `rtol=1e-12`), and the largest
-# absolute difference.
+# per-layer recursion). A different order of additions gives different rounding, so the
+# tensors agree to about 16 digits rather than bit for bit. One line per tensor: *exact*
+# (every bit equal) or *close* (`np.testing.assert_allclose` with `rtol=1e-12`), and the
+# largest absolute difference.
 
 # %%
 def cmp(name, mine, theirs, source):
