@@ -16,8 +16,9 @@ busy. So every round times every contender twice, once on the idle machine and o
 a spinning process (started and stopped here) keeps one core busy. Every timed run is a
 fresh process of its own, so that one library's idle threads never spin against
 another's; runs go round-robin over the contenders, `repeats` rounds, so that a slow
-moment of a shared machine hits them alike. Each figure: the median of the rounds, with
-their range.
+moment of a shared machine hits them alike (`schedule`: lstm_core and PyTorch at one
+configuration one after the other). Each speed: the median of the rounds, with their
+range; each ratio: the median of the rounds' ratios, each round's two runs seconds apart.
 """
 
 from __future__ import annotations
@@ -174,6 +175,21 @@ class busy_core:
         self.spinner.wait()
 
 
+def schedule(runs, round_):
+    """The order of one round's timed runs: each configuration's lstm_core runs and
+    PyTorch's one after the other, so that each ratio compares runs seconds apart, not a
+    minute; lstm_core (threads chosen) and PyTorch, the pair of the targets, take turns
+    to go first. Then the original notebook's."""
+    ordered = []
+    for config in dict.fromkeys(run[2:] for run in runs if run[1] != "original"):
+        group = [run for run in runs if run[2:] == config and run[1] != "original"]
+        pair = [run for run in group if run[1] in ("lstm_core", "torch")]
+        if round_ % 2:
+            pair.reverse()
+        ordered += pair + [run for run in group if run not in pair]
+    return ordered + [run for run in runs if run[1] == "original"]
+
+
 def _row(impl, B, T, H, speeds):
     return {"impl": impl, "B": B, "T": T, "H": H, "median": float(np.median(speeds)),
             "min": float(min(speeds)), "max": float(max(speeds))}
@@ -203,10 +219,10 @@ def bench(repeats: int = 3, seconds: float = 3.0) -> dict:
     runs += [("original notebook", "original", 1, extra.ORIGINAL_T, H)
              for H in extra.ORIGINAL_HIDDEN]
     results = {m: {run: [] for run in runs} for m in MACHINES}
-    for _ in range(repeats):
+    for round_ in range(repeats):
         for machine in MACHINES:
             with busy_core() if machine == "busy" else contextlib.nullcontext():
-                for run in runs:
+                for run in schedule(runs, round_):
                     results[machine][run].append(_run(*run[1:], seconds))
     out = {}
     for machine in MACHINES:
@@ -218,10 +234,19 @@ def bench(repeats: int = 3, seconds: float = 3.0) -> dict:
             if kind == "lstm_core":
                 rows[-1]["threads"] = [r["threads"] for r in got[run]]
                 rows[-1]["choice_seconds"] = [r["choice_seconds"] for r in got[run]]
-        ours = {r["H"]: r for r in rows if r["impl"] == "lstm_core"}
-        ratios = [{"B": ours[r["H"]]["B"], "T": ours[r["H"]]["T"], "H": r["H"],
-                   "vs": r["impl"], "ratio": ours[r["H"]]["median"] / r["median"]}
-                  for r in rows if r["impl"] != "lstm_core" and r["H"] in ours]
+        ours = {run[4]: run for run in runs if run[1] == "lstm_core"}
+        ratios = []  # at equal H; each round's pair gives one ratio
+        for run in runs:
+            name, kind, B, T, H = run
+            if kind == "lstm_core" or H not in ours:
+                continue
+            paired = [a["chars_per_sec"] / b["chars_per_sec"]
+                      for a, b in zip(got[ours[H]], got[run])]
+            medians = [float(np.median([r["chars_per_sec"] for r in got[x]]))
+                       for x in (ours[H], run)]
+            ratios.append({"B": B, "T": T, "H": H, "vs": name,
+                           "ratio": float(np.median(paired)), "min": min(paired),
+                           "max": max(paired), "of_medians": medians[0] / medians[1]})
         out[machine] = {"rows": rows, "ratios": ratios}
     return {**out, "memory": step_memory(*BENCH_CONFIGS[-1]),
             "sampling_chars_per_sec": sampling_speed(),
@@ -256,10 +281,11 @@ def print_report(result: dict) -> None:
         cells = [f"{r['median']:8,.0f} {_range(r):>15s}" for r in (idle, busy)]
         print(f"{idle['impl']:24s} {idle['B']:3d} {idle['T']:4d} {idle['H']:5d} | "
               f"{cells[0]} | {cells[1]}")
-    print(f"{'ratio':56s} | {'idle':>8s} | {'busy':>8s}")
+    print(f"{'ratio: median of the rounds (range)':56s} | {'idle':>20s} | {'busy':>20s}")
     for idle, busy in zip(result["idle"]["ratios"], result["busy"]["ratios"]):
         name = f"lstm_core / {idle['vs']} at B={idle['B']} T={idle['T']} H={idle['H']}"
-        print(f"{name:56s} | {idle['ratio']:7.2f}x | {busy['ratio']:7.2f}x")
+        cells = [f"{r['ratio']:5.2f}x ({r['min']:.2f}-{r['max']:.2f}x)" for r in (idle, busy)]
+        print(f"{name:56s} | {cells[0]:>20s} | {cells[1]:>20s}")
     for machine in MACHINES:
         for r in result[machine]["rows"]:
             if r["impl"] == "lstm_core":

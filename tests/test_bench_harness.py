@@ -2,6 +2,8 @@
 side, and its busy core is started and stopped. (The speeds themselves are `make bench`'s
 business, never a test's: here every timed run is replaced by a fixed figure.)"""
 
+from types import SimpleNamespace
+
 import pytest
 
 from bench import harness
@@ -59,3 +61,42 @@ def test_the_busy_core_spins_while_it_is_on_and_stops_after():
     with harness.busy_core() as busy:
         assert busy.spinner.poll() is None  # running
     assert busy.spinner.poll() is not None
+
+
+def test_each_round_times_lstm_core_beside_pytorch_and_the_ratio_pairs_them(monkeypatch):
+    runs = [(name, kind, B, T, H) for kind, name in harness.LSTM_CORE.items()
+            for B, T, H in harness.BENCH_CONFIGS]
+    runs += [("PyTorch", "torch", B, T, H) for B, T, H in harness.BENCH_CONFIGS]
+    runs += [("original notebook", "original", 1, 28, H) for H in (256, 512, 1000)]
+    for round_ in range(2):
+        order = harness.schedule(runs, round_)
+        assert sorted(order) == sorted(runs)
+        kinds = [run[1] for run in order]
+        assert kinds[:2] == (["lstm_core", "torch"] if round_ == 0 else ["torch", "lstm_core"])
+        assert [run[4] for run in order[:4]] == [256] * 4  # one configuration, then the next
+        assert kinds[-3:] == ["original"] * 3
+    # A machine that slows down and recovers: the ratio is the median of each round's
+    # ratio (0.5, 0.5, 0.67), not the ratio of the medians (40k / 60k).
+    speeds = {"lstm_core": [50_000, 20_000, 40_000], "torch": [100_000, 40_000, 60_000]}
+    calls = {}
+
+    def drifting_run(kind, B, T, H, seconds):
+        out = fake_run(kind, B, T, H, seconds)
+        if kind in speeds and H == 256 and not FAKE_BUSY[0]:
+            calls[kind] = calls.get(kind, -1) + 1
+            out["chars_per_sec"] = speeds[kind][calls[kind]]
+        return out
+
+    monkeypatch.setattr(harness, "_run", drifting_run)
+    monkeypatch.setattr(harness, "busy_core", FakeBusyCore)
+    monkeypatch.setattr(harness, "step_memory", lambda *a: {})
+    monkeypatch.setattr(harness, "sampling_speed", lambda: 0.0)
+    extra = harness._load_contenders()  # torch or not, a PyTorch 2 contender
+    monkeypatch.setattr(harness, "_load_contenders", lambda: SimpleNamespace(
+        torch_version=lambda: "2", ORIGINAL_T=extra.ORIGINAL_T,
+        ORIGINAL_HIDDEN=extra.ORIGINAL_HIDDEN))
+    result = harness.bench(repeats=3, seconds=0.1)
+    ratio = {(r["vs"], r["H"]): r for r in result["idle"]["ratios"]}[("PyTorch 2", 256)]
+    assert ratio["ratio"] == pytest.approx(0.5)
+    assert (ratio["min"], ratio["max"]) == pytest.approx((0.5, 2 / 3))
+    assert ratio["of_medians"] == pytest.approx(2 / 3)
