@@ -234,6 +234,7 @@ def bench(repeats: int = 3, seconds: float = 3.0) -> dict:
             if kind == "lstm_core":
                 rows[-1]["threads"] = [r["threads"] for r in got[run]]
                 rows[-1]["choice_seconds"] = [r["choice_seconds"] for r in got[run]]
+        row_of = dict(zip(runs, rows))
         ours = {run[4]: run for run in runs if run[1] == "lstm_core"}
         ratios = []  # at equal H; each round's pair gives one ratio
         for run in runs:
@@ -242,11 +243,10 @@ def bench(repeats: int = 3, seconds: float = 3.0) -> dict:
                 continue
             paired = [a["chars_per_sec"] / b["chars_per_sec"]
                       for a, b in zip(got[ours[H]], got[run])]
-            medians = [float(np.median([r["chars_per_sec"] for r in got[x]]))
-                       for x in (ours[H], run)]
             ratios.append({"B": B, "T": T, "H": H, "vs": name,
                            "ratio": float(np.median(paired)), "min": min(paired),
-                           "max": max(paired), "of_medians": medians[0] / medians[1]})
+                           "max": max(paired),
+                           "of_medians": row_of[ours[H]]["median"] / row_of[run]["median"]})
         out[machine] = {"rows": rows, "ratios": ratios}
     return {**out, "memory": step_memory(*BENCH_CONFIGS[-1]),
             "sampling_chars_per_sec": sampling_speed(),
