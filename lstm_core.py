@@ -575,14 +575,22 @@ def sigmoid(x):
 def empty(buffers, key, shape, dtype) -> np.ndarray:
     """np.empty(shape, dtype); or, given `buffers` (a dict its caller owns), the array kept
     there under `key`, allocated on first use. The training loop passes one dict to every
-    step: reusing the same memory spares the kernel mapping and zeroing fresh pages (about
-    a tenth of a step's time). Arrays taken from it are overwritten by the next step."""
+    step, and every large array of a step comes from it: reusing the same memory spares the
+    kernel mapping and zeroing fresh pages (the allocator hands freed large blocks back to
+    it, so a step at B=32 T=64 H=256 would otherwise take some 1,500 page faults, 6-12 % of
+    its time). Arrays taken from it are overwritten by the next step."""
     if buffers is None:
         return np.empty(shape, dtype)
     a = buffers.get(key)
     if a is None or a.shape != shape or a.dtype != dtype:
         a = buffers[key] = np.empty(shape, dtype)
     return a
+
+
+def product(a, b, buffers=None, key=None) -> np.ndarray:
+    """a @ b for 2-d a and b; given `buffers`, written into the array kept there under
+    `key` (see `empty`)."""
+    return np.matmul(a, b, out=empty(buffers, key, (a.shape[0], b.shape[1]), a.dtype))
 
 
 class LayerCache(NamedTuple):
@@ -620,8 +628,8 @@ def lstm_layer_forward(xw, h0, c0, W_h, buffers=None, layer=0):
     gate_scale[2 * H : 3 * H] = 1.0
     gate_shift = np.full(4 * H, 0.5, xw.dtype)
     gate_shift[2 * H : 3 * H] = 0.0
-    hW = np.empty((B, 4 * H), xw.dtype)
-    ig = np.empty((B, H), xw.dtype)
+    hW = empty(buffers, ("hW", layer), (B, 4 * H), xw.dtype)
+    ig = empty(buffers, ("ig", layer), (B, H), xw.dtype)
     for t in range(T):
         z = gates[t]  # (B, 4H), holds x_t W_x + b
         np.matmul(hs[t], W_h, out=hW)
@@ -687,7 +695,8 @@ def forward(params, x, state=None, *, dropout: float = 0.0, rng=None, buffers=No
                 raise IndexError(f"character ids must lie in [0, {W_x.shape[0]})")
             # mode="clip" as the ids are checked: with out= and the default mode="raise",
             # NumPy fills a temporary copy first: 7.6x slower at B=64, T=100, H=512.
-            np.take(W_x + b, x, axis=0, out=xw, mode="clip")
+            table = np.add(W_x, b, out=empty(buffers, "table", W_x.shape, W_x.dtype))
+            np.take(table, x, axis=0, out=xw, mode="clip")
         else:
             np.matmul(inp.reshape(T * B, H), W_x, out=xw.reshape(T * B, 4 * H))
             xw += b
@@ -696,12 +705,14 @@ def forward(params, x, state=None, *, dropout: float = 0.0, rng=None, buffers=No
         h_out[layer], c_out[layer] = hs[T], cache.cs[T]
         out, mask = hs[1:], None
         if dropout > 0:
-            mask = rng.random(out.shape, dtype=np.float32) >= dropout
-            mask = mask * out.dtype.type(1 / (1 - dropout))  # 0 or 1/(1-p), as out's dtype
-            out = out * mask
+            u = rng.random(out.shape, np.float32, empty(buffers, "uniform", out.shape, np.float32))
+            keep = np.greater_equal(u, dropout, out=empty(buffers, "keep", out.shape, bool))
+            mask = np.multiply(keep, out.dtype.type(1 / (1 - dropout)),  # 0 or 1/(1-p)
+                               out=empty(buffers, ("mask", layer), out.shape, out.dtype))
+            out = np.multiply(out, mask, out=empty(buffers, ("out", layer), out.shape, out.dtype))
         layers.append(LayerRecord(inp, cache, mask))
         inp = out
-    logits = (inp.reshape(T * B, H) @ params["W_y"]).reshape(T, B, -1)
+    logits = product(inp.reshape(T * B, H), params["W_y"], buffers, "logits").reshape(T, B, -1)
     logits += params["b_y"]
     return logits, (h_out, c_out), ForwardCache(x, layers, inp, params)
 
@@ -717,19 +728,22 @@ def softmax(logits, axis=-1):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def cross_entropy(logits, y):
+def cross_entropy(logits, y, buffers=None):
     """Mean of -log p(y) over all positions, in nats, and its gradient w.r.t. the logits.
 
     logits: (..., V), y: (...) int. Returns (loss: float, dlogits: same shape as logits).
+    buffers: see `empty`.
     """
     V = logits.shape[-1]
     flat = logits.reshape(-1, V)
     N = flat.shape[0]
-    shifted = flat - flat.max(axis=1, keepdims=True)
-    probs = np.exp(shifted)
-    sums = probs.sum(axis=1, keepdims=True)
     rows, cols = np.arange(N), y.ravel()
-    log_p = shifted[rows, cols] - np.log(sums[:, 0])
+    probs = np.subtract(flat, flat.max(axis=1, keepdims=True),  # shifted: max 0, so that
+                        out=empty(buffers, "probs", flat.shape, flat.dtype))  # exp <= 1
+    shifted_y = probs[rows, cols]  # the shifted logit of each target
+    np.exp(probs, out=probs)
+    sums = probs.sum(axis=1, keepdims=True)
+    log_p = shifted_y - np.log(sums[:, 0])
     loss = -float(np.mean(log_p, dtype=np.float64))
     probs /= sums
     probs[rows, cols] -= 1.0  # d loss / d logits = (softmax - one_hot) / N
@@ -770,8 +784,9 @@ def lstm_layer_backward(dhs, dh_T, dc_T, cache, buffers=None, layer=0):
     # Between steps, dh and dc hold the parts of dh_t and dc_t that step t+1 sends back
     # (dz_{t+1} W_h^T and dc_{t+1} * f_{t+1}); at the end, dh_0 and dc_0.
     dh, dc = dh_T.copy(), dc_T.copy()
-    dc_from_h = np.empty_like(dh)
-    W_hT = np.ascontiguousarray(W_h.T)
+    dc_from_h = empty(buffers, ("dc_from_h", layer), dh.shape, dh.dtype)
+    W_hT = empty(buffers, ("W_hT", layer), W_h.T.shape, W_h.dtype)
+    np.copyto(W_hT, W_h.T)  # W_h^T in C order, so that each step's product reads it in rows
     for t in range(T, 0, -1):  # t = T, ..., 1: the steps of the equations above
         ifgo, dz_t = gates[t - 1], dz[t - 1]  # (B, 4H): [i_t, f_t, g_t, o_t], [dz_i, ... dz_o]
         i, f, g, o = ifgo[:, :H], ifgo[:, H : 2 * H], ifgo[:, 2 * H : 3 * H], ifgo[:, 3 * H :]
@@ -797,13 +812,17 @@ def lstm_layer_backward(dhs, dh_T, dc_T, cache, buffers=None, layer=0):
         dc *= f  # dc_t * f_t: the part of dc_{t-1} through c_t = f_t c_{t-1} + i_t g_t
         np.matmul(dz_t, W_hT, out=dh)  # dz_t W_h^T: the part of dh_{t-1} through z_t
     # dW_h = sum over t of h_{t-1}^T dz_t: all T steps in one GEMM
-    dW_h = hs[:-1].reshape(T * B, H).T @ dz.reshape(T * B, 4 * H)
+    dW_h = product(hs[:-1].reshape(T * B, H).T, dz.reshape(T * B, 4 * H), buffers,
+                   ("dW_h", layer))
     return dz, dW_h, dh, dc
 
 
-def one_hot(ids, num_classes, dtype) -> np.ndarray:
-    """(N, num_classes) rows of zeros with a 1 at each id."""
-    out = np.zeros((len(ids), num_classes), dtype)
+def one_hot(ids, num_classes, dtype, out=None) -> np.ndarray:
+    """(N, num_classes) rows of zeros with a 1 at each id (written into `out` if given)."""
+    if out is None:
+        out = np.zeros((len(ids), num_classes), dtype)
+    else:
+        out.fill(0)
     out[np.arange(len(ids)), ids] = 1
     return out
 
@@ -817,20 +836,21 @@ def backward(dlogits, cache, buffers=None):
     """
     x, layers, top, params = cache
     T, B, V = dlogits.shape
-    H = params["W_h0"].shape[0]
+    H, L = params["W_h0"].shape[0], len(layers)
     dlogits_rows = dlogits.reshape(T * B, V)  # one row per position: the GEMMs see T*B rows
     # logits = top W_y + b_y, so dW_y = top^T dlogits, db_y = the column sums of dlogits,
     # and dhs = dlogits W_y^T, the gradient w.r.t. the top layer's output
-    grads = {"W_y": top.reshape(T * B, H).T @ dlogits_rows, "b_y": dlogits_rows.sum(axis=0)}
-    dhs = (dlogits_rows @ params["W_y"].T).reshape(T, B, H)
-    L = len(layers)
+    # (buffers: see `empty`; the gradients live in them too, until the next call)
+    grads = {"W_y": product(top.reshape(T * B, H).T, dlogits_rows, buffers, "dW_y"),
+             "b_y": dlogits_rows.sum(axis=0)}
+    dhs = product(dlogits_rows, params["W_y"].T, buffers, ("dhs", L)).reshape(T, B, H)
     dh0 = np.empty((L, B, H), dlogits.dtype)
     dc0 = np.empty_like(dh0)
     zeros = np.zeros((B, H), dlogits.dtype)
     for layer in reversed(range(L)):
         inp, layer_cache, mask = layers[layer]
         if mask is not None:
-            dhs = dhs * mask  # out = hs * mask: the gradient passes the kept units, scaled
+            dhs *= mask  # out = hs * mask: the gradient passes the kept units, scaled
         dz, grads[f"W_h{layer}"], dh0[layer], dc0[layer] = lstm_layer_backward(
             dhs, zeros, zeros, layer_cache, buffers, layer)
         # z_t = inp_t W_x + h_{t-1} W_h + b, over all T*B rows at once:
@@ -838,10 +858,13 @@ def backward(dlogits, cache, buffers=None):
         grads[f"b{layer}"] = np.ones(T * B, dz_rows.dtype) @ dz_rows  # db = column sums of dz
         W_x = params[f"W_x{layer}"]
         if layer == 0:  # the lookup W_x0[x] is one_hot(x) @ W_x0, so dW_x0 = one_hot(x)^T dz
-            grads["W_x0"] = one_hot(x.ravel(), W_x.shape[0], dz_rows.dtype).T @ dz_rows
-        else:
-            grads[f"W_x{layer}"] = inp.reshape(T * B, H).T @ dz_rows  # dW_x = inp^T dz
-            dhs = (dz_rows @ W_x.T).reshape(T, B, H)  # d inp = dz W_x^T: to the layer below
+            ids = one_hot(x.ravel(), W_x.shape[0], dz_rows.dtype,
+                          out=empty(buffers, "one_hot", (T * B, W_x.shape[0]), dz_rows.dtype))
+            grads["W_x0"] = product(ids.T, dz_rows, buffers, "dW_x0")
+        else:  # dW_x = inp^T dz, and d inp = dz W_x^T: the gradient sent to the layer below
+            grads[f"W_x{layer}"] = product(inp.reshape(T * B, H).T, dz_rows, buffers,
+                                           ("dW_x", layer))
+            dhs = product(dz_rows, W_x.T, buffers, ("dhs", layer)).reshape(T, B, H)
     return {name: grads[name] for name in params}, (dh0, dc0)
 
 
@@ -849,7 +872,7 @@ def loss_and_grads(params, x, y, state=None, *, dropout=0.0, rng=None, buffers=N
     """One window: forward, loss, backward. Returns (loss, grads, final_state)."""
     logits, final_state, cache = forward(params, x, state, dropout=dropout, rng=rng,
                                          buffers=buffers)
-    loss, dlogits = cross_entropy(logits, y)
+    loss, dlogits = cross_entropy(logits, y, buffers)
     grads, _ = backward(dlogits, cache, buffers)
     return loss, grads, final_state
 
@@ -906,7 +929,7 @@ class AdamW:
         bc2 = 1 - b2**self.t  # would underestimate the moments in the first steps
         for name, p in params.items():
             g, m, v = grads[name], self.m[name], self.v[name]
-            s = self._scratch.setdefault(name, np.empty_like(p))  # in place: no allocation
+            s = empty(self._scratch, name, p.shape, p.dtype)  # kept: no allocation per step
             if self.weight_decay and is_decayed(name):
                 p *= 1 - lr * self.weight_decay
             m *= b1
@@ -1173,7 +1196,7 @@ def evaluate(params, ids: np.ndarray, batch_size: int, seq_len: int,
     for k in range(n):
         x, y = get_window(streams, k, seq_len)
         logits, state, _ = forward(params, x, state, buffers=buffers)
-        total += cross_entropy(logits, y)[0]
+        total += cross_entropy(logits, y, buffers)[0]
     return total / n
 
 

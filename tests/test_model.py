@@ -229,6 +229,34 @@ def test_a_training_step_needs_less_than_twice_the_memory_the_backward_pass_keep
     assert mem["ratio"] <= 2.0, mem
 
 
+@pytest.mark.parametrize("num_layers, dropout", [(1, 0.0), (2, 0.5)])
+def test_after_the_first_step_every_window_sized_array_comes_from_the_buffers(num_layers,
+                                                                              dropout):
+    """A fresh large array costs the kernel's page faults on every step (see `empty`): the
+    steps after the first allocate less than one (T, B, H) array in all."""
+    import tracemalloc
+
+    B, T, H, V = 16, 64, 64, 11
+    rng = np.random.default_rng(0)
+    params = lc.init_params(V, H, num_layers, seed=0)
+    opt, buffers = lc.AdamW(params), {}
+    x, y = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
+    state = lc.zero_state(params, B)
+
+    def step():
+        return lc.train_step(params, opt, x, y, state, lr=1e-3, grad_clip=1.0,
+                             dropout=dropout, rng=rng, buffers=buffers)
+
+    step()
+    tracemalloc.start()
+    try:
+        step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < T * B * H * params["W_h0"].itemsize, peak
+
+
 def test_side_by_side_timing_runs_every_contender_in_every_round():
     from bench.harness import time_side_by_side
 
