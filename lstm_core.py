@@ -519,7 +519,8 @@ def param_count(vocab_size: int, hidden_size: int, num_layers: int) -> int:
 def training_bytes(cfg: Config, vocab_size: int) -> int:
     """Bytes a training run needs, roughly: parameters, gradients, the AdamW moments and
     its scratch (5 copies), and one step's buffers (per layer: gates and their gradient,
-    4H each; h, c, tanh c, dropout mask, dh: H each; the logits and softmax: V each)."""
+    4H each; h, c, tanh c, the dropout mask and output, dh: H each; the logits, the softmax
+    and the one-hot ids: V each)."""
     itemsize = np.dtype(cfg.dtype).itemsize
     H, L, V = cfg.hidden_size, cfg.num_layers, vocab_size
     steps = cfg.seq_len * cfg.batch_size

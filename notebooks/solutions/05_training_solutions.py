@@ -308,10 +308,10 @@ for label, curve in curves.items():
 # %% [markdown]
 # The nucleus adapts to the model's confidence: where the next character is obvious it
 # keeps one (a single character holds 90 % of the probability), where the model is unsure
-# it keeps up to 31 (5.2 on average); top-k keeps 5 everywhere, too many in the first case and too few in
-# the second. Its entropy lies between top-k's and the full distribution's, and it grows
-# with $\tau$ like the full one, since a flatter distribution needs more characters to
-# reach 90 %; top-k's is capped at $\ln 5$.
+# it keeps up to 31 (5.2 on average); top-k keeps 5 everywhere, too many in the first case
+# and too few in the second. Its entropy lies between top-k's and the full distribution's,
+# and it grows with $\tau$ like the full one, since a flatter distribution needs more
+# characters to reach 90 %; top-k's is capped at $\ln 5$.
 #
 # ## Exercise 5
 #
